@@ -1,0 +1,95 @@
+"""`repool` command line: a thin face over the flows and read-only queries.
+
+Each subcommand's handler lives in its own module and is imported only when used, so that
+`repool --help` stays fast (Prefect and GX imports cost seconds).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+# Nothing we run may call outside the machine.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _common_paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, help="data root holding deliveries/ (default: bundled data)")
+    p.add_argument("--db", type=Path, help="DuckDB file (default: <data dir>/repool.duckdb)")
+    p.add_argument("--results-dir", type=Path, help="published versions folder (default: <data dir>/results)")
+
+
+# subcommand -> (handler "module:function", help, argument builder)
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repool", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write synthetic deliveries (default, scale or corrupt)")
+    g.set_defaults(handler="repool.synth.cli:main")
+    from repool.synth.cli import add_arguments as _gen_args  # light import, argparse only
+
+    _gen_args(g)
+
+    r = sub.add_parser("run", help="pool the newest valid deliveries and publish a result version")
+    _common_paths(r)
+    r.add_argument("--pin", action="append", default=[], metavar="STUDY=DELIVERY",
+                   help="pool this delivery of a study instead of the newest (repeatable)")
+    r.set_defaults(handler="repool.commands:run")
+
+    v = sub.add_parser("versions", help="list published result versions")
+    _common_paths(v)
+    v.set_defaults(handler="repool.commands:versions")
+
+    s = sub.add_parser("show", help="print a table of a version in the terminal")
+    _common_paths(s)
+    s.add_argument("version", nargs="?", help="version id (default: latest)")
+    s.add_argument("--table", type=int, choices=[1, 2, 3, 4], help="table number (default: all)")
+    s.set_defaults(handler="repool.commands:show")
+
+    rp = sub.add_parser("reproduce", help="published figures beside ours, with differences flagged")
+    _common_paths(rp)
+    rp.add_argument("version", nargs="?", help="version id (default: latest)")
+    rp.set_defaults(handler="repool.commands:reproduce")
+
+    a = sub.add_parser("audit", help="validation failures per study and check, and the failing rows")
+    _common_paths(a)
+    grp = a.add_mutually_exclusive_group()
+    grp.add_argument("--run", help="a run id")
+    grp.add_argument("--version", help="a result version id")
+    grp.add_argument("--study", help="a study id")
+    a.add_argument("--format", choices=["table", "csv"], default="table")
+    a.set_defaults(handler="repool.commands:audit")
+
+    d = sub.add_parser("diff", help="ARD rows and lineage that changed between two versions")
+    _common_paths(d)
+    d.add_argument("v1")
+    d.add_argument("v2")
+    d.set_defaults(handler="repool.commands:diff")
+
+    sv = sub.add_parser("serve", help="serve the flow with a daily schedule and a new-delivery trigger")
+    _common_paths(sv)
+    sv.add_argument("--cron", default="0 6 * * *", help="daily schedule (default: 06:00)")
+    sv.add_argument("--watch-interval", type=int, default=60, help="seconds between delivery scans")
+    sv.set_defaults(handler="repool.commands:serve")
+
+    srv = sub.add_parser("server", help="start a Prefect server with its UI on 127.0.0.1")
+    srv.add_argument("--port", type=int, default=4200)
+    srv.set_defaults(handler="repool.commands:server")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    module_name, func_name = args.handler.split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    rc = handler(args)
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

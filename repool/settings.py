@@ -1,0 +1,85 @@
+"""The one settings object: paths, policies and thresholds, overridable from the environment.
+
+Nothing deep inside the pipeline reads the environment or a global: a `Settings` is built once
+(by the CLI or a test) and passed in.
+
+Environment overrides:
+    REPOOL_DATA_DIR      data root holding `deliveries/<STUDY>/<DELIVERY_ID>/`  (default: <project>/data)
+    REPOOL_DB            DuckDB file                                           (default: <data dir>/repool.duckdb)
+    REPOOL_RESULTS_DIR   folder of published versions                          (default: <data dir>/results)
+    REPOOL_POLICY_FILE   validation policy file (TOML)                         (default: <project>/policies.toml)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = PROJECT_ROOT / "sql"
+
+# Time origin and unit conversion shared by every study (sources.md).
+DAYS_PER_MONTH = 30.4375
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = PROJECT_ROOT / "data"
+    db_path: Path | None = None
+    results_dir: Path | None = None
+    policy_file: Path = PROJECT_ROOT / "policies.toml"
+    # Pin a delivery per study ({"MT103-211": "2019-06-30"}); otherwise the newest valid one.
+    pinned: dict[str, str] = field(default_factory=dict)
+    # Analysis parameters that enter the version id.
+    teae_window_days: int = 30
+    days_per_month: float = DAYS_PER_MONTH
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.db_path is None:
+            object.__setattr__(self, "db_path", self.data_dir / "repool.duckdb")
+        if self.results_dir is None:
+            object.__setattr__(self, "results_dir", self.data_dir / "results")
+        object.__setattr__(self, "db_path", Path(self.db_path))
+        object.__setattr__(self, "results_dir", Path(self.results_dir))
+        object.__setattr__(self, "policy_file", Path(self.policy_file))
+
+    @property
+    def deliveries_dir(self) -> Path:
+        return self.data_dir / "deliveries"
+
+    @property
+    def sql_dir(self) -> Path:
+        return SQL_DIR
+
+    def analysis_parameters(self) -> dict:
+        """The parameters that change results; they enter the version id."""
+        return {
+            "teae_window_days": self.teae_window_days,
+            "days_per_month": self.days_per_month,
+            "alpha": self.alpha,
+            "pinned": dict(sorted(self.pinned.items())),
+        }
+
+    def with_overrides(self, **kw) -> "Settings":
+        kw = {k: v for k, v in kw.items() if v is not None}
+        if "data_dir" in kw:
+            # paths derived from the data dir follow it unless given too
+            kw.setdefault("db_path", Path(kw["data_dir"]) / "repool.duckdb" if self.db_path == self.data_dir / "repool.duckdb" else self.db_path)
+            kw.setdefault("results_dir", Path(kw["data_dir"]) / "results" if self.results_dir == self.data_dir / "results" else self.results_dir)
+        return replace(self, **kw)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        kw: dict = {}
+        if env.get("REPOOL_DATA_DIR"):
+            kw["data_dir"] = Path(env["REPOOL_DATA_DIR"])
+        if env.get("REPOOL_DB"):
+            kw["db_path"] = Path(env["REPOOL_DB"])
+        if env.get("REPOOL_RESULTS_DIR"):
+            kw["results_dir"] = Path(env["REPOOL_RESULTS_DIR"])
+        if env.get("REPOOL_POLICY_FILE"):
+            kw["policy_file"] = Path(env["REPOOL_POLICY_FILE"])
+        return cls(**kw)

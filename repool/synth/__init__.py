@@ -1,0 +1,1 @@
+"""Synthetic deliveries of the three blinatumomab studies (see data/README.md)."""

@@ -1,0 +1,121 @@
+"""Pandera models of the harmonised (pooled) datasets: the contract between `sql/pooled/` and the
+analysis tables under `tasks/`.
+
+One row per ... is said on each model. Dates are DuckDB DATEs (pandas datetime64). Flags are
+'Y'/'N'. STUDYID is part of every key; USUBJID is unique across studies.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+SALVAGE_LEVELS = ["First salvage", "Second or later salvage"]
+ECOG_LEVELS = ["0", "1", "2", "Unknown"]
+BMBLCAT_LEVELS = ["<= 5%", "> 5% - < 10%", "10% - < 50%", ">= 50%", "Unknown"]
+BOR_LEVELS = ["CR", "CRh", "CRi", "BFHM", "PR", "NR", "NE"]
+HSCT_STATUS = ["CR", "RELAPSE", "REFRACTORY", "OTHER_TX"]
+YN = ["Y", "N"]
+
+
+class PooledADSL(pa.DataFrameModel):
+    """One row per pooled subject (randomised to and treated with blinatumomab)."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str] = pa.Field(unique=True)
+    SUBJID: Series[str]
+    AGE: Series[int] = pa.Field(ge=18, le=100)
+    SEX: Series[str] = pa.Field(isin=["M", "F"])
+    ECOGBL: Series[float] = pa.Field(isin=[0.0, 1.0, 2.0], nullable=True)
+    ECOG: Series[str] = pa.Field(isin=ECOG_LEVELS)
+    PRHSCT: Series[str] = pa.Field(isin=YN)
+    BMBLPCT: Series[float] = pa.Field(ge=0, le=100, nullable=True)
+    BMBLCAT: Series[str] = pa.Field(isin=BMBLCAT_LEVELS)
+    SALVLINE: Series[int] = pa.Field(ge=1)
+    SALVGRP: Series[str] = pa.Field(isin=SALVAGE_LEVELS)
+    TRTSDT: Series[pd.Timestamp]
+    TRTEDT: Series[pd.Timestamp]
+    REMFL: Series[str] = pa.Field(isin=YN)
+    HSCTDT: Series[pd.Timestamp] = pa.Field(nullable=True)
+    HSCTSTAT: Series[str] = pa.Field(isin=HSCT_STATUS, nullable=True)
+    HSCTFL: Series[str] = pa.Field(isin=YN)
+    HSCTCRFL: Series[str] = pa.Field(isin=YN)
+    HSCTRRFL: Series[str] = pa.Field(isin=YN)
+    OTHTXDT: Series[pd.Timestamp] = pa.Field(nullable=True)
+    OTHTXFL: Series[str] = pa.Field(isin=YN)
+
+    @pa.dataframe_check(name="last_dose_not_before_first_dose")
+    def _dose_order(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["TRTEDT"] >= df["TRTSDT"]
+
+    class Config:
+        coerce = True
+        strict = False
+
+
+class PooledADTTE(pa.DataFrameModel):
+    """One row per subject and time-to-event parameter (OS for all, RFS for subjects in remission)."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str]
+    PARAMCD: Series[str] = pa.Field(isin=["OS", "RFS"])
+    AVAL: Series[float] = pa.Field(ge=0)  # months
+    CNSR: Series[int] = pa.Field(isin=[0, 1])
+
+    class Config:
+        coerce = True
+        strict = False
+        unique = ["USUBJID", "PARAMCD"]
+
+
+class PooledADRS(pa.DataFrameModel):
+    """One row per subject and response parameter: BOR (best response within two cycles) and MRD."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str]
+    PARAMCD: Series[str] = pa.Field(isin=["BOR", "MRD"])
+    AVALC: Series[str] = pa.Field(isin=BOR_LEVELS + ["Y", "N"])
+    ADT: Series[pd.Timestamp] = pa.Field(nullable=True)  # BOR: first remission date
+
+    @pa.dataframe_check(name="avalc_fits_paramcd")
+    def _avalc_fits(cls, df: pd.DataFrame) -> Series[bool]:
+        bor = df["PARAMCD"].eq("BOR") & df["AVALC"].isin(BOR_LEVELS)
+        mrd = df["PARAMCD"].eq("MRD") & df["AVALC"].isin(YN)
+        return bor | mrd
+
+    class Config:
+        coerce = True
+        strict = False
+        unique = ["USUBJID", "PARAMCD"]
+
+
+class PooledADAE(pa.DataFrameModel):
+    """One row per adverse event as delivered, with re-derived treatment emergence."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str]
+    AESEQ: Series[int] = pa.Field(ge=1)  # source row number within the study's AE file
+    AEDECOD: Series[str]
+    AETOXGR: Series[int] = pa.Field(ge=1, le=5)
+    AESER: Series[str] = pa.Field(isin=YN)
+    AREL: Series[str] = pa.Field(isin=YN)
+    ASTDT: Series[pd.Timestamp]  # onset, partial dates imputed
+    ASTDTF: Series[str] = pa.Field(isin=["D", "M"], nullable=True)  # imputation flag
+    AEOUT: Series[str] = pa.Field(nullable=True)
+    AEFATFL: Series[str] = pa.Field(isin=YN)  # grade 5 or outcome FATAL
+    AESICAT: Series[str] = pa.Field(isin=["CRS", "NEURO"], nullable=True)  # event of interest
+    TRTEMFL: Series[str] = pa.Field(isin=YN)  # re-derived by the pipeline
+    SRCTEMFL: Series[str] = pa.Field(isin=YN, nullable=True)  # as delivered (null where not delivered)
+
+    class Config:
+        coerce = True
+        strict = False
+        unique = ["STUDYID", "USUBJID", "AESEQ"]
+
+
+POOLED_MODELS = {
+    "adsl": PooledADSL,
+    "adtte": PooledADTTE,
+    "adrs": PooledADRS,
+    "adae": PooledADAE,
+}

@@ -1,0 +1,109 @@
+import json
+
+import pytest
+
+from tasks.ard import ARD_COLUMNS
+from tasks.reproduce import (
+    COLUMNS,
+    DEFAULT_REFERENCE,
+    compare_with_publication,
+    explain_percentage,
+    load_published,
+    render_reproduction_html,
+    render_reproduction_text,
+)
+from tests.fixtures_ard import FIRST, LATER, build_fixture_ard, set_stat
+
+
+@pytest.fixture(scope="module")
+def ard():
+    return build_fixture_ard()
+
+
+@pytest.fixture(scope="module")
+def comparison(ard):
+    return compare_with_publication(ard)
+
+
+def _row(df, label, group, statistic):
+    hit = df[(df["label"] == label) & (df["group"] == group) & (df["statistic"] == statistic)]
+    assert len(hit) == 1, (label, group, statistic, len(hit))
+    return hit.iloc[0]
+
+
+def test_reference_covers_the_publication_with_ard_coordinates():
+    ref = load_published()
+    keys = {"table_id", "group1", "group1_level", "group2", "group2_level", "variable", "variable_level", "stat_name"}
+    assert all(keys <= set(f) for f in ref["figures"])
+    assert set(ARD_COLUMNS) - {"stat"} == keys
+    printed = {(f["variable"], f["group1_level"], f["stat_name"]): f["printed"] for f in ref["figures"]
+               if f["group2_level"] is None and f["variable_level"] in (None, "CR/CRh/CRi")}
+    assert printed[("BOR", FIRST, "n")] == "89" and printed[("BOR", LATER, "n")] == "150"
+    assert printed[("REMISSION", LATER, "or")] == "0.59" and printed[("REMISSION", LATER, "p_value")] == "0.005"
+    assert printed[("OS", LATER, "p_value")] == "<0.001"
+    assert len(ref["figures"]) > 140
+
+
+def test_columns(comparison):
+    assert list(comparison.columns) == COLUMNS
+
+
+def test_flags_percentages_that_do_not_follow_from_counts(comparison):
+    teae = _row(comparison, "Any TEAE", FIRST, "pct")  # 162/165 = 98.2, printed 99
+    assert not teae["agrees"]
+    assert teae["ours"] == pytest.approx(100 * 162 / 165)
+    assert "162/165" in teae["note"] and "rounded up" in teae["note"]
+    blasts = _row(comparison, "BM blasts >5–<10%", FIRST, "pct")  # 9/165 = 5.45, printed 6
+    assert not blasts["agrees"]
+    assert "163" in blasts["note"]  # 9/163 = 5.52 -> 6
+    assert "rounded twice" in blasts["note"]
+
+
+def test_passes_percentages_that_follow(comparison):
+    men = _row(comparison, "Men", FIRST, "pct")  # 98/165 = 59.4 -> 59
+    assert men["agrees"] and men["note"] == ""
+    assert _row(comparison, "Men", FIRST, "n")["agrees"]
+
+
+def test_estimates_and_p_values(comparison):
+    assert _row(comparison, "Median OS (95% CI)", FIRST, "median")["agrees"]
+    assert _row(comparison, "OS HR later vs first (95% CI); p", LATER, "p_value")["agrees"]  # <0.001
+    orow = _row(comparison, "Odds ratio later vs first (95% CI); p", LATER, "or")
+    assert orow["agrees"] and orow["difference"] == pytest.approx(0.5906 - 0.59)
+    assert _row(comparison, "Patients (N)", FIRST, "N")["agrees"]
+
+
+def test_reads_our_values_from_the_ard(ard):
+    changed = set_stat(ard, 100, table_id="table4", variable="ANY_TEAE", stat_name="n", group1_level=FIRST)
+    changed = set_stat(changed, None, table_id="table2", variable="OS", stat_name="median",
+                       group1_level=LATER, group2_level=None)
+    changed = set_stat(changed, 0.2, table_id="table2", variable="OS", stat_name="p_value", group1_level=LATER)
+    df = compare_with_publication(changed)
+    count = _row(df, "Any TEAE", FIRST, "n")
+    assert count["ours"] == 100 and not count["agrees"] and count["difference"] == -62
+    assert _row(df, "Any TEAE", FIRST, "pct")["ours"] == pytest.approx(100 * 100 / 165)
+    median = _row(df, "Median OS (95% CI)", LATER, "median")
+    assert not median["agrees"] and "NE" in median["note"]
+    assert not _row(df, "OS HR later vs first (95% CI); p", LATER, "p_value")["agrees"]
+
+
+def test_missing_ard_rows_are_flagged(ard):
+    df = compare_with_publication(ard[ard["table_id"] != "table4"])
+    t4 = df[df["table"] == "Table 4"]
+    assert not t4["agrees"].any() and (t4["note"] == "not in our ARD").all()
+
+
+def test_explain_percentage_without_reason():
+    assert "no nearby denominator" in explain_percentage(10, 100, 50)
+
+
+def test_renderers(comparison):
+    text = render_reproduction_text(comparison)
+    assert "Flagged:" in text and "162/165" in text
+    fragment = render_reproduction_html(comparison)
+    assert fragment.count('class="flag"') == int((~comparison["agrees"]).sum())
+    assert "http" not in fragment
+
+
+def test_reference_file_is_valid_json():
+    json.loads(DEFAULT_REFERENCE.read_text(encoding="utf-8"))

@@ -1,0 +1,272 @@
+"""great_expectations checkpoint over the pooled datasets, with offline Data Docs.
+
+The expectation suites live in the repo as JSON (`gx/expectations/pooled_<dataset>.json`) and are
+loaded at run time, so a reviewer edits the JSON, not this module. Each run uses an ephemeral GX
+context: nothing is written into the repo, only the Data Docs into `docs_dir`.
+
+Data Docs as GX builds them load bootstrap, jquery, font-awesome, vega... from public CDNs and
+embed a tracking image (`https://great-expectations-web-assets...`). Clinical environments are
+often air-gapped, so `make_docs_offline` rewrites every built page: CDN `<link>`/`<script>` tags
+go, the vendored `gx/offline/datadocs.css` and `gx/offline/datadocs.js` (a tiny jQuery stand-in
+that renders the index table) are inlined instead, external images/links/`url()` are stripped,
+GX's own `static/` folder (fonts and SVG logos) is removed, and finally no `http://` or
+`https://` may remain in any file under `docs_dir` (checked; a leftover raises).
+"""
+from __future__ import annotations
+
+import os
+
+# Before great_expectations is imported (lazily, in run_gx_checkpoint): no usage statistics.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import datetime as dt
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+GX_DIR = Path(__file__).resolve().parents[1] / "gx"
+SUITES_DIR = GX_DIR / "expectations"
+OFFLINE_DIR = GX_DIR / "offline"
+SUITE_PREFIX = "pooled_"
+DOCS_SITE = "repool_docs"
+MAX_EXAMPLES = 5  # example failing values kept per failed expectation in the summary
+
+__all__ = ["run_gx_checkpoint", "load_suites", "make_docs_offline", "external_urls"]
+
+
+# ---------------------------------------------------------------------------------------------
+# suites
+
+
+def load_suites(suites_dir: Path = SUITES_DIR) -> dict[str, dict]:
+    """The suite JSON documents in `suites_dir`, keyed by dataset name (`pooled_adsl.json` -> `adsl`)."""
+    suites: dict[str, dict] = {}
+    for path in sorted(Path(suites_dir).glob(f"{SUITE_PREFIX}*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        dataset = doc.get("meta", {}).get("dataset") or path.stem[len(SUITE_PREFIX):]
+        suites[dataset.lower()] = doc
+    return suites
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint
+
+
+def run_gx_checkpoint(
+    frames: dict[str, pd.DataFrame],
+    docs_dir: Path,
+    run_name: str,
+    *,
+    suites_dir: Path = SUITES_DIR,
+) -> dict:
+    """Validate each pooled frame against its suite, build offline Data Docs into `docs_dir`.
+
+    `frames` maps dataset names (`adsl`, `adtte`, `adrs`, `adae`; any case) to pandas frames; a name
+    without a suite in `suites_dir` is an error. Returns a JSON-serialisable summary::
+
+        {"success": bool, "run_name": str, "index_html": "<docs_dir>/index.html",
+         "datasets": {name: {"success": bool, "evaluated": int, "failed": [
+             {"expectation": type, "column": str | list | None, "unexpected_count": int | None,
+              "partial_unexpected_list": [<= 5 example values], "observed_value": ...,
+              "exception": str | None}, ...]}}}
+    """
+    suites = load_suites(suites_dir)
+    frames = {name.lower(): df for name, df in frames.items()}
+    unknown = sorted(set(frames) - set(suites))
+    if unknown:
+        raise ValueError(f"no expectation suite for dataset(s) {unknown} in {suites_dir}")
+    if not frames:
+        raise ValueError("no frames to validate")
+
+    import great_expectations as gx  # ~3 s, hence lazy
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    docs_dir = Path(docs_dir).resolve()
+    docs_dir.mkdir(parents=True, exist_ok=True)
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    ctx.add_data_docs_site(
+        site_name=DOCS_SITE,
+        site_config={
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "show_cta_footer": False},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        },
+    )
+    source = ctx.data_sources.add_pandas(name="pooled")
+    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
+
+    datasets: dict[str, dict] = {}
+    for name, df in frames.items():
+        suite = ctx.suites.add(gx.ExpectationSuite(**_suite_kwargs(suites[name])))
+        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("whole")
+        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_vd", data=batch, suite=suite))
+        # One checkpoint per dataset: a checkpoint hands the same batch parameters (the dataframe)
+        # to all its validation definitions. Data Docs are built once, after all of them.
+        checkpoint = ctx.checkpoints.add(
+            gx.Checkpoint(name=f"{SUITE_PREFIX}{name}", validation_definitions=[vd], result_format="SUMMARY")
+        )
+        result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
+        (validation,) = result.run_results.values()
+        datasets[name] = _summarise(validation)
+
+    ctx.build_data_docs(site_names=[DOCS_SITE])
+    make_docs_offline(docs_dir)
+
+    return {
+        "success": all(d["success"] for d in datasets.values()),
+        "run_name": run_name,
+        "datasets": datasets,
+        "index_html": str(docs_dir / "index.html"),
+    }
+
+
+def _suite_kwargs(doc: dict) -> dict:
+    keep = ("name", "expectations", "meta", "notes", "suite_parameters")
+    return {k: json.loads(json.dumps(doc[k])) for k in keep if k in doc}  # deep copy: GX mutates
+
+
+def _summarise(validation: Any) -> dict:
+    stats = validation.statistics
+    failed = []
+    for r in validation.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        kwargs = cfg.kwargs
+        column = kwargs.get("column") or kwargs.get("column_list")
+        if column is None and "column_A" in kwargs:
+            column = [kwargs["column_A"], kwargs["column_B"]]
+        res = r.result or {}
+        failed.append(
+            {
+                "expectation": cfg.type,
+                "column": _jsonable(column),
+                "unexpected_count": _jsonable(res.get("unexpected_count")),
+                "partial_unexpected_list": _jsonable(list(res.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]),
+                "observed_value": _jsonable(res.get("observed_value")),
+                "exception": _exception_message(r.exception_info),
+            }
+        )
+    return {"success": bool(validation.success), "evaluated": int(stats["evaluated_expectations"]), "failed": failed}
+
+
+def _exception_message(info: Any) -> str | None:
+    """The error(s) an expectation raised (e.g. a missing column). GX gives either one flat
+    {"raised_exception", "exception_message", ...} or one such dict per metric."""
+    if not isinstance(info, dict):
+        return None
+    flat = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    messages = dict.fromkeys(str(d.get("exception_message")) for d in flat if d.get("raised_exception"))
+    return "; ".join(messages) or None
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types only (numpy scalars, timestamps, NaN/NaT -> None)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        try:
+            value = value.item()  # numpy scalar
+        except (ValueError, TypeError):
+            return str(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, int):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# offline Data Docs
+
+_EXT = r"(?:https?:)?//"  # absolute or protocol-relative URL
+_ATTR_EXT = rf"""\b(?:src|href)\s*=\s*(?:\\?["'])?\s*{_EXT}"""
+_RE_LINK = re.compile(r"<link\b[^>]*>", re.I)
+_RE_SCRIPT_SRC = re.compile(r"<script\b[^>]*\bsrc\s*=[^>]*>\s*</script\s*>", re.I)
+_RE_IMG_EXT = re.compile(rf"<img\b[^>]*{_ATTR_EXT}[^>]*>", re.I | re.S)
+_RE_ALT = re.compile(r"""\balt\s*=\s*["']([^"']*)["']""", re.I)
+_RE_A_EXT = re.compile(rf"<a\b[^>]*{_ATTR_EXT}[^>]*>(.*?)</a\s*>", re.I | re.S)
+_RE_CSS_URL = re.compile(rf"""url\(\s*["']?\s*{_EXT}[^)]*\)""", re.I)
+_RE_XMLNS = re.compile(r"""\s+xmlns(?::\w+)?\s*=\s*["']https?://[^"']*["']""", re.I)
+_RE_ANY_URL = re.compile(r"""https?://[^\s"'<>()\\]*""", re.I)
+_RE_HEAD_END = re.compile(r"</head\s*>", re.I)
+_TEXT_SUFFIXES = {".html", ".htm", ".css", ".js", ".json", ".svg", ".txt", ".xml", ".md"}
+
+
+def make_docs_offline(docs_dir: Path, offline_dir: Path = OFFLINE_DIR) -> list[Path]:
+    """Rewrite the Data Docs under `docs_dir` so they render offline and request nothing.
+
+    Returns the HTML pages rewritten. Raises RuntimeError if any file still holds an http(s) URL.
+    """
+    docs_dir = Path(docs_dir)
+    css = (Path(offline_dir) / "datadocs.css").read_text(encoding="utf-8")
+    js = (Path(offline_dir) / "datadocs.js").read_text(encoding="utf-8")
+    inline = f"<style>\n{css}</style>\n<script>\n{js}</script>\n"
+
+    # GX copies fonts, logos (SVG with xmlns URLs) and a template stylesheet into static/; the pages
+    # no longer reference any of it once the favicon <link> and CDN assets are gone.
+    shutil.rmtree(docs_dir / "static", ignore_errors=True)
+
+    pages = sorted(p for p in docs_dir.rglob("*") if p.is_file() and p.suffix.lower() in (".html", ".htm"))
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        text = _RE_LINK.sub("", text)  # CDN stylesheets and the favicon (static/ is gone)
+        text = _RE_SCRIPT_SRC.sub("", text)  # CDN scripts
+        text = _RE_IMG_EXT.sub(_img_to_text, text)  # the tracking logo
+        text = _RE_A_EXT.sub(r"\1", text)  # links to greatexpectations.io docs, newsletter, ...
+        text = _RE_CSS_URL.sub("none", text)  # background images in the inlined GX stylesheet
+        text = _RE_XMLNS.sub("", text)  # namespace URIs on inline SVG (not needed in HTML)
+        text = _RE_ANY_URL.sub("", text)  # whatever else (inline JSON/JS strings, text)
+        text, n = _RE_HEAD_END.subn(lambda m: inline + m.group(0), text, count=1)
+        if not n:
+            text = inline + text
+        page.write_text(text, encoding="utf-8")
+
+    for path in docs_dir.rglob("*"):
+        if not path.is_file() or path.suffix.lower() in (".html", ".htm"):
+            continue
+        if path.suffix.lower() in _TEXT_SUFFIXES:
+            path.write_text(_RE_ANY_URL.sub("", path.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
+        elif re.search(rb"https?://", path.read_bytes(), re.I):
+            path.unlink()  # a binary asset carrying URLs (e.g. font metadata): not needed offline
+
+    leftovers = external_urls(docs_dir)
+    if leftovers:
+        raise RuntimeError(f"Data Docs still reference external URLs: {leftovers[:5]}")
+    return pages
+
+
+def _img_to_text(match: re.Match) -> str:
+    alt = _RE_ALT.search(match.group(0))
+    return f'<span class="gx-offline-img">{alt.group(1) if alt else ""}</span>'
+
+
+def external_urls(docs_dir: Path) -> list[tuple[str, str]]:
+    """(relative path, url) for every `http://` / `https://` left in any file under `docs_dir`."""
+    found = []
+    for path in sorted(Path(docs_dir).rglob("*")):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            for m in re.finditer(r"https?://\S{0,60}", text, re.I):
+                found.append((str(path.relative_to(docs_dir)), m.group(0)))
+    return found

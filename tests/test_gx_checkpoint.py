@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -218,3 +220,34 @@ def test_docs_built_offline_without_any_url(valid_run, broken_run):
 def test_nothing_written_into_the_repo(valid_run):
     _, _, before, after = valid_run
     assert after == before
+
+
+# Runs the index page's inline scripts (the vendored shim first) against a minimal fake DOM.
+_NODE_RUNNER = r"""
+const fs = require("fs"), vm = require("vm");
+const html = fs.readFileSync(process.argv[2], "utf8");
+const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(m => m[1]);
+const tables = {};
+const el = id => tables[id] || (tables[id] = {id, innerHTML: "", querySelectorAll: () => []});
+const document = {readyState: "complete", addEventListener() {},
+  querySelectorAll(sel) { const m = /^#([\w-]+)$/.exec(sel); return m ? [el(m[1])] : []; }};
+const ctx = {document, console, Promise, localStorage: {getItem() { return null; }}};
+ctx.window = ctx;
+vm.createContext(ctx);
+scripts.forEach(s => vm.runInContext(s, ctx));
+process.stdout.write(JSON.stringify(Object.values(tables).map(t => t.innerHTML)));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's scripts")
+def test_offline_index_still_lists_every_validation(broken_run, tmp_path):
+    """Offline, the index's validation table (rows held in an inline script) is rendered by the shim."""
+    runner = tmp_path / "run_index.js"
+    runner.write_text(_NODE_RUNNER, encoding="utf-8")
+    out = subprocess.run(["node", str(runner), str(broken_run[1] / "index.html")],
+                         capture_output=True, text=True, check=True, timeout=30)
+    validations, suites = json.loads(out.stdout)
+    for name in DATASETS:
+        assert f'<a href="validations/pooled_{name}/v0002/' in validations
+        assert f'<a href="expectations/pooled_{name}.html">pooled_{name}</a>' in suites
+    assert validations.count("Failed</a>") == 2 and validations.count("Succeeded</a>") == 2  # adsl, adtte broken

@@ -49,7 +49,14 @@
     rows.forEach(function (row) {
       var link = row._table_row_link_path;
       html += link ? '<tr class="clickable-row" data-href="' + cell(link).replace(/"/g, "&quot;") + '">' : "<tr>";
-      columns.forEach(function (c) { html += "<td>" + cell(row[c.field]) + "</td>"; });
+      columns.forEach(function (c, i) {
+        var content = cell(row[c.field]);
+        if (i === 0 && link) {  /* a real link too, not only the row click */
+          content = '<a href="' + cell(link).replace(/"/g, "&quot;") + '">' + content +
+                    (row._validation_success_text ? " " + cell(row._validation_success_text) : "") + "</a>";
+        }
+        html += "<td>" + content + "</td>";
+      });
       html += "</tr>";
     });
     table.innerHTML = html + "</tbody>";

@@ -1,0 +1,83 @@
+import base64
+import re
+
+import pandas as pd
+import pytest
+
+from tasks.report import number_at_risk, render_report
+from tasks.reproduce import compare_with_publication
+from tests.fixtures_ard import build_fixture_ard, build_fixture_km
+
+META = {
+    "result_version": "v20261124-0001",
+    "created": "2026-11-24T02:00:00+00:00",
+    "code_version": "3e86d08",
+    "deliveries": [
+        {"study": "MT103-211", "delivery_id": "2026-11-01", "files": [
+            {"file": "adsl.csv", "sha256": "a" * 64, "rows": 189},
+            {"file": "adtte.csv", "sha256": "b" * 64, "rows": 378}]},
+        {"study": "00103311", "delivery_id": "2026-11-02", "files": [
+            {"file": "dm.sas7bdat", "sha256": "c" * 64, "rows": 405}]},
+    ],
+    "parameters": {"pin": {}, "alpha": 0.05},
+}
+
+
+def _render(out_dir):
+    ard = build_fixture_ard()
+    return render_report(ard, build_fixture_km(), META, out_dir, reproduction=compare_with_publication(ard),
+                         extra_sections=[("Changes since v0", "<p id='diff'>3 rows changed</p>")])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    first = _render(tmp_path_factory.mktemp("a"))
+    second = _render(tmp_path_factory.mktemp("b"))
+    return first, second
+
+
+def test_report_is_self_contained(rendered):
+    path, _ = rendered
+    text = path.read_text(encoding="utf-8")
+    assert path.name == "report.html"
+    assert text.count('class="gt_table"') == 4
+    assert text.count('src="data:image/png;base64,') == 2
+    assert not re.search(r"https?:", text, re.IGNORECASE)
+    assert not re.search(r"<link|<script|src=\"(?!data:)", text)
+
+
+def test_report_shows_version_lineage_reproduction_and_extras(rendered):
+    text = rendered[0].read_text(encoding="utf-8")
+    for needle in ("v20261124-0001", "2026-11-24T02:00:00+00:00", "3e86d08", "MT103-211", "2026-11-02",
+                   "a" * 64, "dm.sas7bdat", "2 deliveries from 2 studies", "&quot;alpha&quot;: 0.05",
+                   "Reproduction of the publication", 'class="flag"', "Changes since v0", "<p id='diff'>"):
+        assert needle in text, needle
+
+
+def test_figures_saved_and_embedded(rendered):
+    path, _ = rendered
+    text = path.read_text(encoding="utf-8")
+    for name in ("km_os.png", "km_rfs.png"):
+        png = (path.parent / name).read_bytes()
+        assert png.startswith(b"\x89PNG")
+        assert base64.b64encode(png).decode() in text
+
+
+def test_deterministic_bytes(rendered):
+    first, second = rendered
+    assert first.read_bytes() == second.read_bytes()
+    for name in ("km_os.png", "km_rfs.png"):
+        assert (first.parent / name).read_bytes() == (second.parent / name).read_bytes()
+
+
+def test_report_without_curves_or_reproduction(tmp_path):
+    path = render_report(build_fixture_ard(), None, {"result_version": "v1"}, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    assert text.count('class="gt_table"') == 4 and "Not run" in text
+
+
+def test_number_at_risk_from_step_table_with_censor_only_rows():
+    # 5 subjects: event at 1, censored at 2 (censor-only row), events at 3 and 3, censored at 5
+    curve = pd.DataFrame({"time": [1.0, 2.0, 3.0, 5.0], "n_risk": [5, 4, 3, 1],
+                          "n_event": [1, 0, 2, 0], "n_censor": [0, 1, 0, 1]})
+    assert [number_at_risk(curve, t) for t in (0, 1, 1.5, 2, 2.5, 3, 4, 5, 6)] == [5, 5, 4, 4, 3, 3, 1, 1, 0]

@@ -325,3 +325,15 @@ def compute_odds_ratio(a: int, b: int, c: int, d: int, alpha: float = 0.05) -> O
     z = stats.norm.ppf(1 - alpha / 2)
     p = 2 * stats.norm.sf(abs(log_or) / se)
     return OddsRatio(math.exp(log_or), math.exp(log_or - z * se), math.exp(log_or + z * se), float(p))
+
+
+def check_adsl(adsl: pd.DataFrame, columns: Iterable[str]) -> None:
+    """The checks every table makes on ADSL: USUBJID, SALVGRP and `columns` present, USUBJID
+    unique, SALVGRP within the two salvage levels (a subject is never silently dropped)."""
+    from schemas.pooled import SALVAGE_LEVELS
+
+    require_columns(adsl, ["USUBJID", "SALVGRP", *columns], "adsl")
+    dup = adsl["USUBJID"][adsl["USUBJID"].duplicated()]
+    if not dup.empty:
+        raise ValueError(f"adsl: duplicate USUBJID {sorted(dup.astype(str).unique())[:5]}")
+    require_levels(adsl, "SALVGRP", SALVAGE_LEVELS, "adsl")

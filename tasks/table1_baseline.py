@@ -1,0 +1,49 @@
+"""Table 1 — baseline characteristics by salvage group (results.md "Statistic names").
+
+AGE and BMBLAST (from ADSL BMBLPCT): `n`, `median`, `min`, `max` over non-missing values.
+SEX, ECOG, PRHSCT, BMBLCAT: `n` and `pct` = 100·n/N per level, N = the salvage group's N;
+every level is emitted, with 0 when absent. Both salvage groups are always emitted; an empty
+group gets n = 0 and NULL median/min/max/pct. Row order: group, then variable, then level,
+then statistic, all in the fixed orders below.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from schemas.pooled import BMBLCAT_LEVELS, ECOG_LEVELS, SALVAGE_LEVELS, YN
+from tasks.ard import SALVGRP, ard_row, create_ard_frame
+from tasks.statistics import check_adsl, require_levels
+
+TABLE_ID = "table1"
+CONTINUOUS = {"AGE": "AGE", "BMBLAST": "BMBLPCT"}  # ARD variable -> ADSL column
+CATEGORICAL = {"SEX": ["M", "F"], "ECOG": ECOG_LEVELS, "PRHSCT": YN, "BMBLCAT": BMBLCAT_LEVELS}
+
+
+def _continuous_stats(values: pd.Series) -> dict[str, float | None]:
+    v = pd.to_numeric(values, errors="raise").dropna()
+    if v.empty:
+        return {"n": 0, "median": None, "min": None, "max": None}
+    return {"n": len(v), "median": float(v.median()), "min": float(v.min()), "max": float(v.max())}
+
+
+def compute_table1(adsl: pd.DataFrame) -> pd.DataFrame:
+    """ADSL -> the table1 ARD frame."""
+    check_adsl(adsl, [*CONTINUOUS.values(), *CATEGORICAL])
+    for var, levels in CATEGORICAL.items():
+        require_levels(adsl, var, levels, "adsl")
+    rows = []
+    for group in SALVAGE_LEVELS:
+        g = adsl[adsl["SALVGRP"] == group]
+        N = len(g)
+        key = {"group1": SALVGRP, "group1_level": group}
+        for var, col in CONTINUOUS.items():
+            for name, value in _continuous_stats(g[col]).items():
+                rows.append(ard_row(TABLE_ID, var, name, value, **key))
+        for var, levels in CATEGORICAL.items():
+            counts = g[var].astype(str).value_counts()
+            for level in levels:
+                n = int(counts.get(level, 0))
+                rows.append(ard_row(TABLE_ID, var, "n", n, variable_level=level, **key))
+                rows.append(ard_row(TABLE_ID, var, "pct", 100 * n / N if N else None,
+                                    variable_level=level, **key))
+    return create_ard_frame(rows)

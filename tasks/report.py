@@ -95,19 +95,20 @@ def _select_curve(km: pd.DataFrame, variable: str, group: str) -> pd.DataFrame:
     return km.loc[mask].sort_values("time")
 
 
-def _risk_times(km: pd.DataFrame, variable: str) -> list[int]:
+def _risk_times(max_time: float) -> list[int]:
     """x ticks and number-at-risk times: every 3/6/12/24 months, at most about 13 of them."""
-    max_time = float(km.loc[km["variable"].eq(variable), "time"].max())
     step = next((s for s in RISK_STEPS_MONTHS if max_time / s <= MAX_RISK_TICKS), RISK_STEPS_MONTHS[-1])
     last = step * max(1, math.ceil(max_time / step))
     return list(range(0, last + 1, step))
 
 
 def _plot_curve(ax, curve: pd.DataFrame, label: str, color: str) -> None:
-    times = [0.0] + curve["time"].tolist()
-    ax.step(times, [1.0] + curve["surv"].tolist(), where="post", color=color, label=label, linewidth=1.6)
-    ax.fill_between(times, [1.0] + curve["surv_lcl"].tolist(), [1.0] + curve["surv_ucl"].tolist(),
-                    step="post", color=color, alpha=0.12, linewidth=0)
+    def values(column: str) -> list[float]:
+        return [1.0] + pd.to_numeric(curve[column], errors="coerce").astype(float).tolist()
+
+    times = [0.0] + curve["time"].astype(float).tolist()
+    ax.step(times, values("surv"), where="post", color=color, label=label, linewidth=1.6)
+    ax.fill_between(times, values("surv_lcl"), values("surv_ucl"), step="post", color=color, alpha=0.12, linewidth=0)
     censored = curve[curve["n_censor"] > 0]
     ax.plot(censored["time"], censored["surv"], linestyle="none", marker="|", markersize=5, color=color)
 
@@ -129,12 +130,11 @@ def render_km_png(km: pd.DataFrame, variable: str) -> bytes:
     fig = Figure(figsize=(8, 5.6))
     fig.subplots_adjust(left=0.24, right=0.97, top=0.92, bottom=0.33)
     ax = fig.add_subplot()
-    times = _risk_times(km, variable)
+    curves = {g: _select_curve(km, variable, g) for g in GROUPS}
+    curves = {g: c for g, c in curves.items() if not c.empty}
+    times = _risk_times(max((float(c["time"].max()) for c in curves.values()), default=0.0))
     risk_rows = []
-    for group in GROUPS:
-        curve = _select_curve(km, variable, group)
-        if curve.empty:
-            continue
+    for group, curve in curves.items():
         color = GROUP_COLORS[group]
         _plot_curve(ax, curve, f"{group} (n={number_at_risk(curve, 0)})", color)
         risk_rows.append((group, color, [number_at_risk(curve, t) for t in times]))
@@ -213,7 +213,7 @@ def _figures_html(km_curves: pd.DataFrame | None, out_dir: Path) -> str:
         return "<p>No Kaplan–Meier curves were supplied.</p>"
     parts = []
     for variable, filename in KM_FILES.items():
-        if not km_curves["variable"].eq(variable).any():
+        if not (km_curves["variable"].eq(variable) & km_curves["group2_level"].isna()).any():
             parts.append(f"<p>No {variable} curves.</p>")
             continue
         png = render_km_png(km_curves, variable)

@@ -86,3 +86,11 @@ def test_render_text_shows_all_tables(ard):
     for title in ("Table 1.", "Table 2.", "Table 3.", "Table 4."):
         assert title in text
     assert render_text(ard, 3).count("Table ") == 1
+
+
+def test_reads_stored_ard_with_version_column_and_nan_labels(ard):
+    stored = ard.copy()
+    stored.insert(0, "result_version", "v1")
+    for col in ("group2", "group2_level", "variable_level"):
+        stored[col] = stored[col].astype(object).where(stored[col].notna(), float("nan"))
+    assert render_text(stored) == render_text(ard)

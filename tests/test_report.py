@@ -81,3 +81,11 @@ def test_number_at_risk_from_step_table_with_censor_only_rows():
     curve = pd.DataFrame({"time": [1.0, 2.0, 3.0, 5.0], "n_risk": [5, 4, 3, 1],
                           "n_event": [1, 0, 2, 0], "n_censor": [0, 1, 0, 1]})
     assert [number_at_risk(curve, t) for t in (0, 1, 1.5, 2, 2.5, 3, 4, 5, 6)] == [5, 5, 4, 4, 3, 3, 1, 1, 0]
+
+
+def test_km_with_missing_bands_and_version_column(tmp_path):
+    km = build_fixture_km()
+    km.insert(0, "result_version", "v1")
+    km["surv_lcl"] = km["surv_lcl"].astype(object).where(km.index % 7 != 0, None)
+    path = render_report(build_fixture_ard(), km, {"result_version": "v1"}, tmp_path)
+    assert (tmp_path / "km_os.png").exists() and path.exists()

@@ -27,6 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 GX_DIR = Path(__file__).resolve().parents[1] / "gx"
@@ -177,6 +178,10 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, np.datetime64):  # .item() would give nanoseconds as an int
+        return None if np.isnat(value) else pd.Timestamp(value).isoformat()
+    if isinstance(value, np.timedelta64):
+        return None if np.isnat(value) else str(pd.Timedelta(value))
     if hasattr(value, "item") and not isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
         try:
             value = value.item()  # numpy scalar

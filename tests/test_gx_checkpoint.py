@@ -189,6 +189,25 @@ def test_missing_column_and_empty_frame_fail(tmp_path):
     assert adae["expect_table_row_count_to_be_between"]["observed_value"] == 0
 
 
+def test_cross_column_rules_fail_with_readable_examples(tmp_path):
+    frames = _valid_frames()
+    frames["adsl"].loc[1, "TRTEDT"] = pd.Timestamp("2014-03-01")  # last dose before first dose
+    frames["adrs"].loc[1, "AVALC"] = "CR"  # MRD takes Y/N only
+    frames["adae"].loc[2, "AEFATFL"] = "N"  # grade 5 is fatal
+    summary = gxc.run_gx_checkpoint(
+        {k: frames[k] for k in ("adsl", "adrs", "adae")}, tmp_path / "docs", run_name="v0004"
+    )
+    json.dumps(summary, allow_nan=False)
+    failed = {k: [(f["expectation"], f["column"], f["partial_unexpected_list"]) for f in v["failed"]]
+              for k, v in summary["datasets"].items()}
+    assert failed == {
+        "adsl": [("expect_column_pair_values_a_to_be_greater_than_b", ["TRTEDT", "TRTSDT"],
+                  [["2014-03-01T00:00:00", "2014-03-02T00:00:00"]])],
+        "adrs": [("expect_column_pair_values_to_be_in_set", ["PARAMCD", "AVALC"], [["MRD", "CR"]])],
+        "adae": [("expect_column_pair_values_to_be_in_set", ["AETOXGR", "AEFATFL"], [[5, "N"]])],
+    }
+
+
 def test_unknown_dataset_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no expectation suite"):
         gxc.run_gx_checkpoint({"adxx": pd.DataFrame({"a": [1]})}, tmp_path / "docs", run_name="v")

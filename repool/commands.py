@@ -1,0 +1,158 @@
+"""Handlers of the `repool` subcommands: run the flow, or read the ARD and audit tables read-only."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from repool.settings import Settings
+
+
+def settings_from(args: argparse.Namespace, **extra) -> Settings:
+    """Environment first, then command-line paths."""
+    s = Settings.from_env()
+    return s.with_overrides(data_dir=getattr(args, "data_dir", None), db_path=getattr(args, "db", None),
+                            results_dir=getattr(args, "results_dir", None), **extra)
+
+
+def _parse_pins(pins: list[str]) -> dict[str, str]:
+    out = {}
+    for p in pins:
+        study, sep, delivery = p.partition("=")
+        if not sep or not study or not delivery:
+            raise SystemExit(f"repool run: --pin expects STUDY=DELIVERY_ID, got {p!r}")
+        out[study] = delivery
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the `repool` flow (Prefect's ephemeral API unless PREFECT_API_URL points at a server)."""
+    settings = settings_from(args)
+    pins = _parse_pins(args.pin)
+    print(f"repool: pooling deliveries under {settings.deliveries_dir}", file=sys.stderr)
+    print(f"repool: database {settings.db_path}, results {settings.results_dir}", file=sys.stderr)
+    if not os.environ.get("PREFECT_API_URL"):
+        print("repool: using Prefect's ephemeral API (set PREFECT_API_URL to use a server)", file=sys.stderr)
+    from flows.repool_flow import repool  # Prefect import costs seconds: only when running
+    from tasks.db import DatabaseBusy
+
+    try:
+        state = repool(data_dir=str(settings.data_dir), db=str(settings.db_path),
+                       results_dir=str(settings.results_dir), pins=pins or None, return_state=True)
+    except DatabaseBusy as exc:
+        print(f"repool: refused: {exc}", file=sys.stderr)
+        return 3
+    data = _state_data(state)
+    if state.is_failed() or not data:
+        print(f"repool: FAILED: {state.message or data.get('message', '')}", file=sys.stderr)
+        return 1
+    for line in data.get("refused", []):
+        print(f"repool: refused delivery: {line}", file=sys.stderr)
+    if data.get("quarantined"):
+        print(f"repool: {data['quarantined']} subject(s) quarantined (see `repool audit --run {data['run_id']}`)",
+              file=sys.stderr)
+    print(f"repool: {data['message']}", file=sys.stderr)
+    print(f"version: {data['version']}")
+    print(f"report: {data['report']}")
+    return 0
+
+
+def _state_data(state) -> dict:
+    try:
+        data = state.result(raise_on_failure=False)
+    except Exception as exc:  # a crashed flow: the message says why
+        return {"message": str(exc)}
+    return data if isinstance(data, dict) else {"message": str(data)}
+
+
+def _open_ro(settings: Settings):
+    from tasks.db import connect
+
+    return connect(settings.db_path, read_only=True)
+
+
+def _resolve_version(con, version: str | None) -> str:
+    from tasks.publish import latest_version, version_exists
+
+    v = version or latest_version(con)
+    if v is None:
+        raise SystemExit("repool: no published version yet; run `repool run` first")
+    if not version_exists(con, v):
+        raise SystemExit(f"repool: no result version {v!r}; see `repool versions`")
+    return v
+
+
+def versions(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _open_ro(settings) as con:
+        rows = con.execute(
+            "SELECT v.result_version, strftime(v.created_at, '%Y-%m-%d %H:%M:%S') AS created, v.status, "
+            "string_agg(DISTINCT l.study || '@' || l.delivery_id, ', ' ORDER BY l.study || '@' || l.delivery_id) AS deliveries, "
+            "(SELECT count(*) FROM results.exclusions e WHERE e.result_version = v.result_version) AS excluded "
+            "FROM results.versions v LEFT JOIN results.lineage l USING (result_version) "
+            "GROUP BY ALL ORDER BY v.created_at, v.result_version").fetchall()
+    if not rows:
+        print("no published versions")
+        return 0
+    print(f"{'version':<15} {'created (UTC)':<20} {'status':<10} {'excluded':>8}  deliveries")
+    for v, created, status, deliveries, excluded in rows:
+        print(f"{v:<15} {created:<20} {status:<10} {excluded:>8}  {deliveries}")
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    from tasks.display import render_text
+    from tasks.publish import read_version_ard
+
+    settings = settings_from(args)
+    with _open_ro(settings) as con:
+        v = _resolve_version(con, args.version)
+        ard = read_version_ard(con, v)
+    print(f"result version {v}\n")
+    print(render_text(ard, args.table))
+    return 0
+
+
+def reproduce(args: argparse.Namespace) -> int:
+    from tasks.publish import read_version_ard
+    from tasks.reproduce import compare_with_publication, render_reproduction_text
+
+    settings = settings_from(args)
+    with _open_ro(settings) as con:
+        v = _resolve_version(con, args.version)
+        ard = read_version_ard(con, v)
+    print(f"result version {v}: published figures (Topp et al. 2021) beside ours\n")
+    print(render_reproduction_text(compare_with_publication(ard)))
+    return 0
+
+
+def audit(args: argparse.Namespace) -> int:
+    from tasks.audit_report import render_audit
+
+    settings = settings_from(args)
+    with _open_ro(settings) as con:
+        print(render_audit(con, run=args.run, version=args.version, study=args.study, fmt=args.format), end="")
+    return 0
+
+
+def diff(args: argparse.Namespace) -> int:
+    from tasks.diff import render_diff
+
+    settings = settings_from(args)
+    with _open_ro(settings) as con:
+        v1, v2 = _resolve_version(con, args.v1), _resolve_version(con, args.v2)
+        print(render_diff(con, v1, v2), end="")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from deployments.serve import serve_repool
+
+    return serve_repool(settings_from(args), cron=args.cron, watch_interval=args.watch_interval)
+
+
+def server(args: argparse.Namespace) -> int:
+    from deployments.serve import start_server
+
+    return start_server(port=args.port)

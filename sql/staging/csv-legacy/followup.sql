@@ -1,0 +1,12 @@
+-- stg_<study>__followup: one row per patient: vital status and its date (death or last known alive).
+WITH source AS (SELECT * FROM {{ source('followup') }}),
+renamed AS (
+    SELECT
+        '{{ study }}'                                   AS STUDYID,
+        '{{ study }}-' || na(PATNR)                     AS USUBJID,
+        _row,
+        CASE na(STATUS) WHEN 'DEAD' THEN 'Y' WHEN 'ALIVE' THEN 'N' END AS DTHFL,
+        de_date(STATUS_DATE)                            AS STATUSDT
+    FROM source
+)
+SELECT * FROM renamed

@@ -1,0 +1,121 @@
+"""DuckDB access: connection, the persistent schemas (audit, results), and SQL model rendering.
+
+SQL models under `sql/` are templates with a few dbt-like tags, rendered by `render_sql`:
+`{{ source('file') }}` the raw table of a delivered file, `{{ ref('file') }}` a staging model of the
+same study, `{{ this_int('adrs') }}` the study's intermediate model, `{{ union('adsl') }}` all
+studies' intermediate models, and plain `{{ name }}` variables (study, days_per_month, ...).
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import duckdb
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE SCHEMA IF NOT EXISTS results;
+CREATE SCHEMA IF NOT EXISTS staging;
+CREATE SCHEMA IF NOT EXISTS pooled;
+CREATE SCHEMA IF NOT EXISTS work;
+CREATE TABLE IF NOT EXISTS audit.runs (
+    run_id VARCHAR PRIMARY KEY, flow_run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+    status VARCHAR, result_version VARCHAR, message VARCHAR, parameters VARCHAR);
+CREATE TABLE IF NOT EXISTS audit.load_log (
+    run_id VARCHAR, study VARCHAR, delivery_id VARCHAR, file VARCHAR, sha256 VARCHAR,
+    rows BIGINT, raw_table VARCHAR, loaded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS audit.validation_failures (
+    run_id VARCHAR, flow_run_id VARCHAR, study VARCHAR, delivery_id VARCHAR, file VARCHAR,
+    file_sha256 VARCHAR, row BIGINT, "column" VARCHAR, "check" VARCHAR, reason VARCHAR,
+    value VARCHAR, subject VARCHAR, severity VARCHAR, action VARCHAR, message VARCHAR,
+    recorded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS audit.quarantine (
+    run_id VARCHAR, study VARCHAR, delivery_id VARCHAR, subject VARCHAR, reason VARCHAR,
+    file VARCHAR, row BIGINT, recorded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS audit.deliveries (
+    run_id VARCHAR, study VARCHAR, delivery_id VARCHAR, status VARCHAR, message VARCHAR,
+    recorded_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS results.versions (
+    result_version VARCHAR PRIMARY KEY, created_at TIMESTAMP, status VARCHAR, code_version VARCHAR,
+    parameters VARCHAR, input_hash VARCHAR, run_id VARCHAR, flow_run_id VARCHAR, report_path VARCHAR);
+CREATE TABLE IF NOT EXISTS results.lineage (
+    result_version VARCHAR, study VARCHAR, delivery_id VARCHAR, file VARCHAR, sha256 VARCHAR, rows BIGINT);
+CREATE TABLE IF NOT EXISTS results.ard (
+    result_version VARCHAR, table_id VARCHAR, group1 VARCHAR, group1_level VARCHAR,
+    group2 VARCHAR, group2_level VARCHAR, variable VARCHAR, variable_level VARCHAR,
+    stat_name VARCHAR, stat DOUBLE);
+CREATE TABLE IF NOT EXISTS results.km_curves (
+    result_version VARCHAR, variable VARCHAR, group1_level VARCHAR, group2_level VARCHAR,
+    time DOUBLE, surv DOUBLE, surv_lcl DOUBLE, surv_ucl DOUBLE, n_risk BIGINT, n_event BIGINT,
+    n_censor BIGINT);
+CREATE TABLE IF NOT EXISTS results.exclusions (
+    result_version VARCHAR, study VARCHAR, delivery_id VARCHAR, subject VARCHAR, reason VARCHAR,
+    file VARCHAR, row BIGINT);
+"""
+
+
+class DatabaseBusy(RuntimeError):
+    """Another process holds the DuckDB file (DuckDB allows one writer and no readers beside it)."""
+
+
+def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the run's database; a lock held by another process becomes a clear DatabaseBusy."""
+    db_path = Path(db_path)
+    if read_only and not db_path.exists():
+        raise FileNotFoundError(f"no repool database at {db_path}; run `repool run` first")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseBusy(
+                f"{db_path} is in use by another process (another repool run?): {exc}. "
+                "Wait for it to finish and try again."
+            ) from exc
+        raise
+
+
+def create_schemas(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
+    con.execute(DDL)
+    con.execute((sql_dir / "macros.sql").read_text(encoding="utf-8"))
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def study_slug(study: str) -> str:
+    """A SQL-identifier-safe name for a study id ('MT103-211' -> 'mt103_211')."""
+    return re.sub(r"[^a-z0-9]+", "_", study.lower()).strip("_")
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_TAG = re.compile(r"\{\{\s*(\w+)(?:\(\s*'([^']*)'\s*\))?\s*\}\}")
+
+
+def render_sql(template: str, variables: dict, functions: dict[str, Callable[[str], str]]) -> str:
+    """Render the `{{ ... }}` tags of a SQL model; an unknown tag is an error, never left in."""
+
+    def replace(m: re.Match) -> str:
+        name, arg = m.group(1), m.group(2)
+        if arg is not None:
+            if name not in functions:
+                raise KeyError(f"unknown SQL template function {name}()")
+            return functions[name](arg)
+        if name not in variables:
+            raise KeyError(f"unknown SQL template variable {name}")
+        return str(variables[name])
+
+    return _TAG.sub(replace, template)

@@ -1,0 +1,281 @@
+"""Ingest: find deliveries, verify their manifests, load their files into DuckDB as delivered.
+
+A delivery is `<data root>/deliveries/<STUDY>/<DELIVERY_ID>/manifest.json` plus its files. A
+manifest that does not match its files (sha256, a missing file, row counts) makes the whole delivery
+invalid. Raw tables keep every delivered column as delivered, plus `_row`, the 1-based data-row
+number in the file, so every later failure can name its source row.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from schemas.sources import FORMATS, SOURCE_DATASETS
+from tasks.db import quote_ident, study_slug
+
+DELIVERY_ID = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One verified delivery of one study."""
+
+    study: str
+    delivery_id: str
+    path: Path
+    format: str
+    files: dict[str, dict] = field(hash=False)  # file name -> {"sha256", "rows"}
+
+    @property
+    def label(self) -> str:
+        return f"{self.study}@{self.delivery_id}"
+
+
+class DeliveryRejected(Exception):
+    """A delivery that cannot be pooled; `failures` are audit records naming file, row, column, rule."""
+
+    def __init__(self, study: str, delivery_id: str, failures: list[dict]):
+        self.study, self.delivery_id, self.failures = study, delivery_id, failures
+        first = failures[0] if failures else {}
+        where = ", ".join(
+            f"{k} {first[k]}" for k in ("file", "row", "column") if first.get(k) not in (None, "")
+        )
+        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        super().__init__(
+            f"delivery {study}@{delivery_id} rejected: {first.get('reason', '?')} at {where or 'delivery'}: "
+            f"{first.get('message', '')}{more}"
+        )
+
+
+def failure(study: str, delivery_id: str, reason: str, message: str, *, file: str | None = None,
+            sha256: str | None = None, row: int | None = None, column: str | None = None,
+            value=None, subject: str | None = None, check: str | None = None) -> dict:
+    """One audit record of a failed check."""
+    return {
+        "study": study, "delivery_id": delivery_id, "file": file, "file_sha256": sha256,
+        "row": None if row is None else int(row), "column": column, "check": check or reason,
+        "reason": reason, "value": None if value is None else str(value), "subject": subject,
+        "message": message,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# Discovery and manifests
+# ------------------------------------------------------------------------------------------------
+
+
+def discover_deliveries(deliveries_dir: Path, pinned: dict[str, str] | None = None) -> dict[str, list[Path]]:
+    """Study -> its delivery folders, newest first (or only the pinned one)."""
+    deliveries_dir = Path(deliveries_dir)
+    if not deliveries_dir.is_dir():
+        raise FileNotFoundError(f"no deliveries folder at {deliveries_dir}")
+    pinned = pinned or {}
+    found: dict[str, list[Path]] = {}
+    for study_dir in sorted(p for p in deliveries_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        cuts = sorted((p for p in study_dir.iterdir() if p.is_dir() and DELIVERY_ID.match(p.name)),
+                      key=lambda p: p.name, reverse=True)
+        if study_dir.name in pinned:
+            cuts = [p for p in cuts if p.name == pinned[study_dir.name]]
+            if not cuts:
+                raise FileNotFoundError(f"pinned delivery {study_dir.name}@{pinned[study_dir.name]} not found")
+        if cuts:
+            found[study_dir.name] = cuts
+    unknown = set(pinned) - set(found)
+    if unknown:
+        raise FileNotFoundError(f"pinned studies without deliveries: {sorted(unknown)}")
+    return found
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_manifest(delivery_dir: Path) -> Delivery:
+    """Read manifest.json and check every listed file's presence and sha256; raise DeliveryRejected."""
+    delivery_dir = Path(delivery_dir)
+    study, delivery_id = delivery_dir.parent.name, delivery_dir.name
+    mpath = delivery_dir / "manifest.json"
+
+    def reject(reason: str, message: str, **kw) -> DeliveryRejected:
+        return DeliveryRejected(study, delivery_id, [failure(study, delivery_id, reason, message, **kw)])
+
+    if not mpath.is_file():
+        raise reject("manifest_invalid", "manifest.json is missing", file="manifest.json")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise reject("manifest_invalid", f"manifest.json is not valid JSON: {exc}", file="manifest.json")
+    for key in ("study", "delivery_id", "format", "files"):
+        if key not in manifest:
+            raise reject("manifest_invalid", f"manifest.json lacks {key!r}", file="manifest.json", column=key)
+    if manifest["study"] != study or manifest["delivery_id"] != delivery_id:
+        raise reject("manifest_invalid",
+                     f"manifest says {manifest['study']}@{manifest['delivery_id']} but lies in {study}/{delivery_id}",
+                     file="manifest.json")
+    fmt = manifest["format"]
+    if fmt not in FORMATS:
+        raise reject("manifest_invalid", f"unknown format {fmt!r}; known: {list(FORMATS)}",
+                     file="manifest.json", column="format", value=fmt)
+    files = manifest["files"]
+    failures = []
+    for name in SOURCE_DATASETS[fmt]:
+        if name not in files:
+            failures.append(failure(study, delivery_id, "manifest_missing_file",
+                                    f"{name} is required by format {fmt} but not listed in manifest.json",
+                                    file=name))
+    for name, meta in sorted(files.items()):
+        path = delivery_dir / name
+        if not path.is_file():
+            failures.append(failure(study, delivery_id, "manifest_missing_file",
+                                    f"{name} is listed in manifest.json but missing", file=name))
+            continue
+        actual = sha256_of(path)
+        if actual != meta.get("sha256"):
+            failures.append(failure(study, delivery_id, "manifest_sha256",
+                                    f"{name} sha256 {actual[:12]}… does not match manifest {str(meta.get('sha256'))[:12]}…",
+                                    file=name, sha256=actual, value=actual))
+    if failures:
+        raise DeliveryRejected(study, delivery_id, failures)
+    return Delivery(study=study, delivery_id=delivery_id, path=delivery_dir, format=fmt, files=dict(files))
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading raw tables
+# ------------------------------------------------------------------------------------------------
+
+
+def raw_table_name(study: str, delivery_id: str, file: str) -> str:
+    stem = Path(file).stem
+    return f"raw_{study_slug(study)}.{quote_ident(stem + '__' + delivery_id.replace('-', '_'))}"
+
+
+def assert_latin1_text(delivery: Delivery, file: str) -> None:
+    """MT103-206 files are latin-1: UTF-16 (NUL bytes), a BOM or valid multi-byte UTF-8 is the wrong encoding."""
+    data = (delivery.path / file).read_bytes()
+    sha = delivery.files[file]["sha256"]
+
+    def reject(message: str, row: int | None = None) -> DeliveryRejected:
+        return DeliveryRejected(delivery.study, delivery.delivery_id, [failure(
+            delivery.study, delivery.delivery_id, "encoding", message, file=file, sha256=sha, row=row)])
+
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise reject(f"{file} is not latin-1 text (byte-order mark or NUL bytes: UTF-8/UTF-16?)")
+    if any(b >= 0x80 for b in data):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return  # not UTF-8: consistent with latin-1
+        first = next(i for i, line in enumerate(data.split(b"\n")) if any(b >= 0x80 for b in line))
+        raise reject(f"{file} is UTF-8 encoded (multi-byte sequences), expected latin-1", row=first or None)
+
+
+def assert_csv_header(delivery: Delivery, file: str) -> list[dict]:
+    """The first line must be exactly the spec's columns joined by ';'. Returns warnings for extras."""
+    with open(delivery.path / file, "rb") as fh:
+        header = fh.readline().decode("latin-1").rstrip("\r\n").split(";")
+    expected = SOURCE_DATASETS[delivery.format][file].column_names
+    sha = delivery.files[file]["sha256"]
+    missing = [c for c in expected if c not in header]
+    extra = [c for c in header if c not in expected]
+    if missing:
+        raise DeliveryRejected(delivery.study, delivery.delivery_id, [
+            failure(delivery.study, delivery.delivery_id, "missing_column",
+                    f"{file} lacks column {c}; header is {';'.join(header)}", file=file, sha256=sha, column=c)
+            for c in missing])
+    return [failure(delivery.study, delivery.delivery_id, "extra_column",
+                    f"{file} has column {c} beyond the contract (ignored)", file=file, sha256=sha, column=c)
+            for c in extra]
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS "
+        f"SELECT CAST(ordinality AS BIGINT) AS _row, * EXCLUDE (ordinality) FROM read_csv(?, delim=';', header=true, "
+        f"all_varchar=true, encoding='latin-1', parallel=false, strict_mode=true) WITH ORDINALITY",
+        [str(path)],
+    )
+
+
+def _load_parquet(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS "
+        f"SELECT CAST(file_row_number + 1 AS BIGINT) AS _row, * EXCLUDE (file_row_number) "
+        f"FROM read_parquet(?, file_row_number=true) ORDER BY file_row_number",
+        [str(path)],
+    )
+
+
+def _load_xpt(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    import pyreadstat  # SAS transport has no DuckDB reader; pyreadstat hands DuckDB a columnar frame
+
+    df, _meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
+    df.insert(0, "_row", range(1, len(df) + 1))
+    con.register("_xpt_frame", df)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _xpt_frame")
+    finally:
+        con.unregister("_xpt_frame")
+
+
+LOADERS = {"csv-legacy": _load_csv, "xpt-adam": _load_xpt, "parquet-adam": _load_parquet}
+
+
+def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: str) -> tuple[dict[str, str], list[dict]]:
+    """Load every file of a verified delivery into `raw_<study>`; returns (file -> raw table, warnings).
+
+    Raises DeliveryRejected for a file that cannot be read, has the wrong encoding or header, or
+    whose row count differs from the manifest. A file already loaded with the same sha256 is kept.
+    """
+    study, did = delivery.study, delivery.delivery_id
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS raw_{study_slug(study)}")
+    tables: dict[str, str] = {}
+    warnings: list[dict] = []
+    for file in SOURCE_DATASETS[delivery.format]:
+        meta = delivery.files[file]
+        table = raw_table_name(study, did, file)
+        path = delivery.path / file
+        if delivery.format == "csv-legacy":
+            assert_latin1_text(delivery, file)
+            warnings += assert_csv_header(delivery, file)
+        if not _already_loaded(con, study, did, file, meta["sha256"], table):
+            try:
+                LOADERS[delivery.format](con, table, path)
+            except Exception as exc:  # the reader's own message names the line/byte where it can
+                raise DeliveryRejected(study, did, [failure(
+                    study, did, "unreadable_file", f"{file} cannot be read as {delivery.format}: {exc}".splitlines()[0],
+                    file=file, sha256=meta["sha256"])]) from exc
+            rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            con.execute(
+                "INSERT INTO audit.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, study, did, file, meta["sha256"], rows, table, datetime.now(timezone.utc).replace(tzinfo=None)],
+            )
+        rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        if meta.get("rows") is not None and int(meta["rows"]) != rows:
+            raise DeliveryRejected(study, did, [failure(
+                study, did, "manifest_rows", f"{file} has {rows} data rows, manifest says {meta['rows']}",
+                file=file, sha256=meta["sha256"], value=rows)])
+        tables[file] = table
+    return tables, warnings
+
+
+def _already_loaded(con, study, delivery_id, file, sha256, table) -> bool:
+    hit = con.execute(
+        "SELECT count(*) FROM audit.load_log WHERE study = ? AND delivery_id = ? AND file = ? AND sha256 = ?",
+        [study, delivery_id, file, sha256]).fetchall()[0][0]
+    if not hit:
+        return False
+    schema, name = table.split(".", 1)
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name.strip('"')]).fetchall()[0][0]
+    return bool(exists)

@@ -74,6 +74,10 @@ def make_adsl() -> pd.DataFrame:
     df["TRTSDT"] = pd.Timestamp("2020-01-01")
     df["TRTEDT"] = pd.Timestamp("2020-02-01")
     df["REMFL"] = np.where(df["USUBJID"].map(_BOR).isin(["CR", "CRh", "CRi"]), "Y", "N")
+    hsct = df["HSCTFL"] == "Y"
+    df["HSCTDT"] = pd.Series(pd.Timestamp("2020-06-01"), index=df.index).where(hsct)
+    df["HSCTSTAT"] = np.select([df["HSCTCRFL"] == "Y", df["HSCTRRFL"] == "Y"], ["CR", "RELAPSE"], None)
+    df["OTHTXDT"] = pd.Series(pd.Timestamp("2020-05-01"), index=df.index).where(df["OTHTXFL"] == "Y")
     return df
 
 
@@ -98,6 +102,10 @@ def make_adae() -> pd.DataFrame:
     df.insert(0, "STUDYID", df["USUBJID"].map(_study))
     df["AESEQ"] = df.groupby("USUBJID").cumcount() + 1
     df["AEDECOD"] = df["AESICAT"].map({"CRS": "Cytokine release syndrome", "NEURO": "Tremor"}).fillna("Nausea")
+    df["ASTDT"] = pd.Timestamp("2020-01-10")
+    df["ASTDTF"] = None
+    df["AEOUT"] = np.where(df["AEFATFL"] == "Y", "FATAL", "RECOVERED")
+    df["SRCTEMFL"] = df["TRTEMFL"]
     return df
 
 

@@ -88,3 +88,11 @@ def test_input_checks():
     bad.loc[0, "SALVGRP"] = "Third"
     with pytest.raises(ValueError, match="SALVGRP"):
         compute_table1(bad)
+
+
+def test_fixtures_conform_to_pooled_contract():
+    from schemas.pooled import POOLED_MODELS
+    from tests.fixtures_pooled import make_adae, make_adrs, make_adtte
+
+    for name, make in {"adsl": make_adsl, "adtte": make_adtte, "adrs": make_adrs, "adae": make_adae}.items():
+        POOLED_MODELS[name].validate(make())

@@ -64,7 +64,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
         missing = sorted(set(candidates) - set(accepted))
         if missing:
             message = f"no valid delivery for {', '.join(missing)}; nothing published"
-            t.summarise(create_run_summary(run_id, None, "failed", message, list(accepted.values()), refused))
+            t.summarise(create_run_summary(run_id, None, "failed", message, list(accepted.values()), refused).markdown)
             t.finish_run(settings, run_id, "failed", None, message)
             return Failed(message=message, data={"run_id": run_id, "status": "failed", "message": message})
         results = [accepted[s] for s in sorted(accepted)]
@@ -73,7 +73,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
         if identity["exists"]:
             message = f"up to date: result version {version} already published for these inputs, code and parameters"
             log.info(message)
-            t.summarise(create_run_summary(run_id, version, "up-to-date", message, results, refused))
+            t.summarise(create_run_summary(run_id, version, "up-to-date", message, results, refused).markdown)
             t.finish_run(settings, run_id, "up-to-date", version, message)
             return _completed(version, "up-to-date", message, settings, run_id, refused, results)
 
@@ -83,7 +83,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
         pooled_check = t.validate_pooled(settings, run_id, flow_run_id, frames, results, docs_dir)
         if pooled_check["contract_failures"]:
             message = f"pooled datasets break their contract ({len(pooled_check['contract_failures'])} failure(s)); nothing published"
-            t.summarise(create_run_summary(run_id, None, "failed", message, results, refused, pooled_check))
+            t.summarise(create_run_summary(run_id, None, "failed", message, results, refused, pooled_check).markdown)
             t.finish_run(settings, run_id, "failed", None, message)
             return Failed(message=message, data={"run_id": run_id, "status": "failed", "message": message})
 

@@ -91,7 +91,7 @@ def versions(args: argparse.Namespace) -> int:
             "string_agg(DISTINCT l.study || '@' || l.delivery_id, ', ' ORDER BY l.study || '@' || l.delivery_id) AS deliveries, "
             "(SELECT count(*) FROM results.exclusions e WHERE e.result_version = v.result_version) AS excluded "
             "FROM results.versions v LEFT JOIN results.lineage l USING (result_version) "
-            "GROUP BY ALL ORDER BY v.created_at, v.result_version").fetchall()
+            "GROUP BY ALL ORDER BY created, v.result_version").fetchall()
     if not rows:
         print("no published versions")
         return 0

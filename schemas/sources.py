@@ -311,20 +311,17 @@ def _range_check(col: Col) -> Callable[[pd.Series], pd.Series]:
 def _checks_for(col: Col) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if not col.nullable:
-        checks.append(pa.Check(lambda s: ~is_nullish(s), name="missing_value",
-                               error=f"{col.name} is required"))
+        checks.append(pa.Check(lambda s: ~is_nullish(s), name="missing_value"))
     wrong = _wrong_type_check(col.kind)
     if wrong is not None:
-        checks.append(pa.Check(wrong, name="wrong_type", error=f"{col.name} must be {col.kind}"))
+        checks.append(pa.Check(wrong, name="wrong_type"))
     date = _date_check(col.kind)
     if date is not None:
-        checks.append(pa.Check(date, name="date_unparseable", error=f"{col.name} must be a {col.kind} date"))
+        checks.append(pa.Check(date, name="date_unparseable"))
     if col.codes:
-        checks.append(pa.Check(_code_check(col.codes), name="unknown_code",
-                               error=f"{col.name} must be one of {list(col.codes)}"))
+        checks.append(pa.Check(_code_check(col.codes), name="unknown_code"))
     if col.lo is not None or col.hi is not None:
-        checks.append(pa.Check(_range_check(col), name=col.range_reason,
-                               error=f"{col.name} must lie in [{col.lo}, {col.hi}]"))
+        checks.append(pa.Check(_range_check(col), name=col.range_reason))
     return checks
 
 

@@ -70,6 +70,7 @@ class DeliveryResult:
     warnings: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)  # with actions
     accepted: bool = False
+    ingested: bool = False
     message: str = ""
 
     @property
@@ -97,6 +98,7 @@ def ingest_delivery(settings: Settings, run_id: str, flow_run_id: str | None, de
         result.delivery = ingest.verify_manifest(path)
         with connect(settings.db_path) as con:
             result.raw_tables, result.warnings = ingest.load_delivery(con, result.delivery, run_id)
+        result.ingested = True
     except DeliveryRejected as exc:
         result.failures = exc.failures
         result.message = str(exc)
@@ -107,7 +109,7 @@ def ingest_delivery(settings: Settings, run_id: str, flow_run_id: str | None, de
 
 def validate_delivery(settings: Settings, run_id: str, flow_run_id: str | None, result: DeliveryResult) -> DeliveryResult:
     """Source models and cross-file checks for an ingested delivery; writes every failure to the audit."""
-    if result.delivery is None:  # rejected at ingest; already recorded
+    if not result.ingested:  # rejected at ingest; already recorded
         return result
     policy = load_policy(settings.policy_file)
     with connect(settings.db_path) as con:

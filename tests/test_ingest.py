@@ -1,0 +1,74 @@
+"""Ingest: discovery, manifest verification, encoding, raw loads with source row numbers."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tasks.db import connect, create_schemas
+from tasks.ingest import DeliveryRejected, discover_deliveries, load_delivery, verify_manifest
+from tests.fixtures_deliveries import write_csv_legacy, write_manifest
+
+
+def test_discover_newest_first_and_pins(fixture_root):
+    older = fixture_root / "deliveries" / "MT103-206" / "2012-12-31"
+    shutil.copytree(fixture_root / "deliveries" / "MT103-206" / "2013-06-30", older)
+    found = discover_deliveries(fixture_root / "deliveries")
+    assert sorted(found) == ["00103311", "MT103-206", "MT103-211"]
+    assert [p.name for p in found["MT103-206"]] == ["2013-06-30", "2012-12-31"]
+    pinned = discover_deliveries(fixture_root / "deliveries", {"MT103-206": "2012-12-31"})
+    assert [p.name for p in pinned["MT103-206"]] == ["2012-12-31"]
+    with pytest.raises(FileNotFoundError, match="pinned delivery"):
+        discover_deliveries(fixture_root / "deliveries", {"MT103-206": "1999-01-01"})
+
+
+def test_sha256_mismatch_and_missing_file_reject_the_delivery(fixture_root):
+    d = fixture_root / "deliveries" / "MT103-206" / "2013-06-30"
+    with open(d / "ae.csv", "ab") as fh:
+        fh.write(b"1;Nausea;1;N;N;03.02.2012;RECOVERED\n")
+    (d / "hsct.csv").unlink()
+    with pytest.raises(DeliveryRejected) as exc:
+        verify_manifest(d)
+    reasons = {(f["reason"], f["file"]) for f in exc.value.failures}
+    assert reasons == {("manifest_sha256", "ae.csv"), ("manifest_missing_file", "hsct.csv")}
+    assert "ae.csv" in str(exc.value) or "hsct.csv" in str(exc.value)
+
+
+def test_raw_tables_keep_values_as_delivered_with_source_rows(settings, fixture_root):
+    d = verify_manifest(fixture_root / "deliveries" / "MT103-206" / "2013-06-30")
+    with connect(settings.db_path) as con:
+        create_schemas(con, settings.sql_dir)
+        tables, warnings = load_delivery(con, d, "run-1")
+        rows = con.execute(f"SELECT _row, PATNR, BM_BLASTS, ECOG FROM {tables['patients.csv']} ORDER BY _row").fetchall()
+        log = con.execute("SELECT study, file, rows FROM audit.load_log ORDER BY file").fetchall()
+        therapy = con.execute(f"SELECT THERAPY FROM {tables['other_tx.csv']} WHERE _row = 1").fetchall()[0][0]
+    assert rows[0] == (1, "1", "78,5", "0") and rows[1] == (2, "2", "n.a.", "n.a.")
+    assert therapy.startswith("Hochdosis-Ara-C (ärztl.")  # latin-1 decoded
+    assert ("MT103-206", "patients.csv", 4) in log and warnings == []
+
+
+def test_utf8_file_is_the_wrong_encoding(settings, tmp_path):
+    root = tmp_path / "data"
+    d = write_csv_legacy(root)
+    text = (d / "other_tx.csv").read_bytes().decode("latin-1")
+    (d / "other_tx.csv").write_bytes(text.encode("utf-8"))
+    write_manifest(d, "MT103-206", "2013-06-30", "csv-legacy")
+    delivery = verify_manifest(d)
+    with connect(tmp_path / "db.duckdb") as con:
+        create_schemas(con, settings.sql_dir)
+        with pytest.raises(DeliveryRejected, match="encoding") as exc:
+            load_delivery(con, delivery, "run-1")
+    f = exc.value.failures[0]
+    assert (f["file"], f["reason"], f["row"]) == ("other_tx.csv", "encoding", 1)
+
+
+def test_manifest_row_count_must_match(settings, fixture_root):
+    d = fixture_root / "deliveries" / "MT103-211" / "2014-06-30"
+    m = json.loads((d / "manifest.json").read_text())
+    m["files"]["adae.xpt"]["rows"] = 99
+    (d / "manifest.json").write_text(json.dumps(m))
+    with connect(settings.db_path) as con:
+        create_schemas(con, settings.sql_dir)
+        with pytest.raises(DeliveryRejected, match="manifest says 99"):
+            load_delivery(con, verify_manifest(d), "run-1")

@@ -109,8 +109,8 @@ def _os_ok(obs: np.ndarray, dead: np.ndarray, later: np.ndarray, first_mask: np.
     m1 = km_median(months[first_mask], dead[first_mask])
     m2 = km_median(months[later], dead[later])
     cox = cox_binary_efron(months[first_mask | later], dead[first_mask | later], later[first_mask | later])
-    return (abs(m1 - OS_MEDIAN[FIRST_LABEL]) <= 0.15 and abs(m2 - OS_MEDIAN[LATER_LABEL]) <= 0.15
-            and abs(cox["hr"] - OS_HR[0]) <= 0.02 and 350 <= dead.sum() <= 372)
+    return (abs(m1 - OS_MEDIAN[FIRST_LABEL]) <= 0.12 and abs(m2 - OS_MEDIAN[LATER_LABEL]) <= 0.12
+            and abs(cox["hr"] - OS_HR[0]) <= 0.015 and 352 <= dead.sum() <= 366)
 
 
 def _rfs_ok(rfs: outcomes.Rfs, later: np.ndarray, first_mask: np.ndarray) -> bool:

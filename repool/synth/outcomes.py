@@ -1,7 +1,7 @@
 """Survival, response, relapse, transplant and other therapy, in days from the first dose.
 
 Models (per salvage group x prior-HSCT subgroup):
-- OS: a two-component mixture (Weibull main component, a fraction of long survivors 6x longer),
+- OS: a two-component mixture (Weibull main component, a fraction of long survivors 20x longer),
   scaled by bisection so that the subgroup's KM median hits its target; censoring is
   administrative (data cut minus first dose) plus a little loss to follow-up. Integer days, so
   ties occur.
@@ -19,7 +19,7 @@ import numpy as np
 from repool.synth.stats import km_median
 
 DAYS_PER_MONTH = 30.4375
-LONG_SURVIVOR_FACTOR = 6.0
+LONG_SURVIVOR_FACTOR = 20.0
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class OsShape:
     long_fraction: float
 
 
-OS_SHAPE = {"First salvage": OsShape(1.5, 0.15), "Second or later salvage": OsShape(1.1, 0.25)}
+OS_SHAPE = {"First salvage": OsShape(1.5, 0.25), "Second or later salvage": OsShape(1.1, 0.25)}
 OS_SHAPE_DEFAULT = OsShape(1.2, 0.2)
 
 

@@ -215,6 +215,8 @@ class HazardRatio(NamedTuple):
 
 
 _NO_HR = HazardRatio(None, None, None, None)
+# lifelines' warnings that the Newton-Raphson estimate is not a proper MLE (separation)
+_NO_CONVERGENCE = ("failed to converge", "norm(delta) is still high")
 
 
 def _finite_or_none(x) -> float | None:
@@ -231,7 +233,9 @@ def compute_cox_hr(time, event, x, alpha: float = 0.05) -> HazardRatio:
     lifelines `CoxPHFitter` (Efron is its only tie method; statsmodels PHReg ties="efron" gives
     the same numbers, checked in the tests). Degenerate data return all None instead of an
     infinite/unstable estimate: an empty group, no events, all events in one group (the
-    partial likelihood is monotone in beta, the MLE is ±inf), or a fit that fails/non-finite.
+    partial likelihood is monotone in beta, the MLE is ±inf), a fit that fails, does not
+    converge (lifelines warns) or has a non-finite estimate or limit (e.g. separation: every
+    event of one group happens while no subject of the other group is at risk).
     """
     t, e = _as_time_event(time, event)
     xv = np.asarray(x, dtype=float)
@@ -246,10 +250,12 @@ def compute_cox_hr(time, event, x, alpha: float = 0.05) -> HazardRatio:
 
     df = pd.DataFrame({"time": t, "event": e, "x": xv})
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             cph = CoxPHFitter(alpha=alpha).fit(df, duration_col="time", event_col="event")
     except (ConvergenceError, np.linalg.LinAlgError, ValueError):
+        return _NO_HR
+    if any(m in str(w.message) for w in caught for m in _NO_CONVERGENCE):
         return _NO_HR
     s = cph.summary.loc["x"]
     pct = f"{100 * (1 - alpha):.0f}%"

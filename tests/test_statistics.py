@@ -259,6 +259,7 @@ def test_cox_equals_statsmodels_efron_random_tied(seed):
         ([1, 2, 3], [1, 0, 1], [0, 0, 0]),  # empty comparison group
         ([1, 2, 3, 4], [0, 0, 0, 0], [0, 1, 0, 1]),  # no events
         ([1, 2, 3, 4], [1, 0, 1, 0], [1, 0, 1, 0]),  # all events in one group
+        ([1, 2, 3, 4], [1, 1, 1, 1], [0, 0, 1, 1]),  # separation: MLE -inf despite events in both
         ([], [], []),
     ],
 )
@@ -331,3 +332,20 @@ def test_require_columns_and_levels():
     require_levels(df, "A", ["x", "y"], "adsl")
     with pytest.raises(ValueError, match="'y'"):
         require_levels(df, "A", ["x"], "adsl")
+
+
+def test_median_ci_lifelines_agrees_except_documented_case():
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    def lifelines_ci(t, e):
+        ci = KaplanMeierFitter().fit(t, e).confidence_interval_
+        return tuple(ne(v) for v in median_survival_times(ci).iloc[0])
+
+    for t, e in [(AML_MAINT_T, AML_MAINT_E), (AML_NON_T, AML_NON_E), *(random_tied(s) for s in range(20))]:
+        ours = compute_km_median_ci(compute_km(t, e))
+        if ours != (None, None):
+            assert lifelines_ci(t, e) == ours
+    # S jumps from 1 to 0 at 5: no pointwise interval contains 0.5 -> spec NE; lifelines (5, 5)
+    assert lifelines_ci([1, 5], [0, 1]) == (5.0, 5.0)
+    assert compute_km_median_ci(compute_km([1, 5], [0, 1])) == (None, None)

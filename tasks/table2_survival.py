@@ -50,6 +50,9 @@ def _survival_data(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     aval = pd.to_numeric(adtte["AVAL"], errors="coerce")
     if aval.isna().any() or (aval < 0).any():
         raise ValueError("adtte: column 'AVAL' must be a non-missing time >= 0")
+    dup = adtte.duplicated(["USUBJID", "PARAMCD"])
+    if dup.any():
+        raise ValueError(f"adtte: more than one row per USUBJID and PARAMCD, e.g. {adtte.loc[dup].iloc[0].to_dict()}")
     tte = adtte[adtte["PARAMCD"].isin(PARAMS)].merge(
         adsl[["USUBJID", "SALVGRP", "PRHSCT"]], on="USUBJID", how="inner", validate="many_to_one")
     tte = tte.assign(time=tte["AVAL"].astype(float), event=1 - tte["CNSR"].astype(int))

@@ -123,7 +123,7 @@ def test_rows_of_subjects_not_in_adsl_are_ignored_and_order_is_stable():
     tte = pd.concat([make_adtte(), pd.DataFrame(
         [{"STUDYID": "X", "USUBJID": "X99", "PARAMCD": "OS", "AVAL": 0.5, "CNSR": 0}])])
     ard = compute_table2(make_adsl(), tte.sample(frac=1, random_state=1))
-    pd.testing.assert_frame_equal(ard, compute_table2(make_adsl(), make_adtte()))
+    pd.testing.assert_frame_equal(ard, compute_table2(make_adsl(), make_adtte()), check_exact=True)
 
 
 def test_input_checks():
@@ -131,6 +131,8 @@ def test_input_checks():
         compute_table2(make_adsl(), make_adtte().drop(columns="CNSR"))
     with pytest.raises(ValueError, match="PRHSCT"):
         compute_table2(make_adsl().drop(columns="PRHSCT"), make_adtte())
+    with pytest.raises(ValueError, match="more than one row"):
+        compute_table2(make_adsl(), pd.concat([make_adtte(), make_adtte().iloc[[0]]]))
     bad = make_adtte()
     bad.loc[0, "CNSR"] = 2
     with pytest.raises(ValueError, match="CNSR"):

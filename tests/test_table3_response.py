@@ -65,6 +65,12 @@ def test_proportions_by_hand():
     assert get(ard, "OTHER_TX", LATER, "ci_upper") == pytest.approx(100 * (1 - 0.025 ** (1 / 6)))
 
 
+def test_order_is_deterministic():
+    ard = compute_table3(make_adsl(), make_adrs())
+    shuffled = compute_table3(make_adsl().sample(frac=1, random_state=4), make_adrs().sample(frac=1, random_state=6))
+    pd.testing.assert_frame_equal(ard, shuffled, check_exact=True)
+
+
 def test_remission_odds_ratio():
     ard = compute_table3(make_adsl(), make_adrs())
     ref = compute_odds_ratio(3, 3, 2, 2)

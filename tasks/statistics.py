@@ -12,7 +12,7 @@ Comparisons
 Proportions
     `compute_proportion_ci` (Clopper–Pearson, percent), `compute_odds_ratio` (2x2, Wald).
 Input checks shared by the tables
-    `require_columns`, `require_levels`.
+    `require_columns`, `require_levels`, `check_adsl`.
 
 Where lifelines / statsmodels disagree with results.md, results.md wins; each function's
 docstring says where and why.

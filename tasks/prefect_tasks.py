@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from repool.settings import Settings
@@ -82,6 +82,11 @@ def publish(settings: Settings, run_id: str, flow_run_id: str | None, identity: 
             extra_sections: list | None = None) -> str:
     folder = steps.publish_results(settings, run_id, flow_run_id, identity, ards, km, accepted,
                                    Path(docs_dir) if docs_dir else None, extra_sections)
+    create_link_artifact(key="repool-report", link=(folder / "report.html").resolve().as_uri(),
+                         link_text=f"Report of result version {identity['version']}")
+    if (folder / "data_docs" / "index.html").exists():
+        create_link_artifact(key="repool-data-docs", link=(folder / "data_docs" / "index.html").resolve().as_uri(),
+                             link_text=f"great-expectations Data Docs of {identity['version']} (offline)")
     return str(folder)
 
 

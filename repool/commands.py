@@ -101,27 +101,28 @@ def versions(args: argparse.Namespace) -> int:
     return 0
 
 
-def show(args: argparse.Namespace) -> int:
-    from tasks.display import render_text
+def _read_version_ard(args: argparse.Namespace):
+    """(version, ARD) of the version asked for, or of the latest one."""
     from tasks.publish import read_version_ard
 
-    settings = settings_from(args)
-    with _open_ro(settings) as con:
+    with _open_ro(settings_from(args)) as con:
         v = _resolve_version(con, args.version)
-        ard = read_version_ard(con, v)
+        return v, read_version_ard(con, v)
+
+
+def show(args: argparse.Namespace) -> int:
+    from tasks.display import render_text
+
+    v, ard = _read_version_ard(args)
     print(f"result version {v}\n")
     print(render_text(ard, args.table))
     return 0
 
 
 def reproduce(args: argparse.Namespace) -> int:
-    from tasks.publish import read_version_ard
     from tasks.reproduce import compare_with_publication, render_reproduction_text
 
-    settings = settings_from(args)
-    with _open_ro(settings) as con:
-        v = _resolve_version(con, args.version)
-        ard = read_version_ard(con, v)
+    v, ard = _read_version_ard(args)
     print(f"result version {v}: published figures (Topp et al. 2021) beside ours\n")
     print(render_reproduction_text(compare_with_publication(ard)))
     return 0

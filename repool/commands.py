@@ -34,8 +34,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"repool: database {settings.db_path}, results {settings.results_dir}", file=sys.stderr)
     if not os.environ.get("PREFECT_API_URL"):
         print("repool: using Prefect's ephemeral API (set PREFECT_API_URL to use a server)", file=sys.stderr)
+    from tasks.db import DatabaseBusy, connect
+
+    try:  # fail fast, before Prefect starts, when another process holds the database
+        connect(settings.db_path).close()
+    except DatabaseBusy as exc:
+        print(f"repool: refused: {exc}", file=sys.stderr)
+        return 3
     from flows.repool_flow import repool  # Prefect import costs seconds: only when running
-    from tasks.db import DatabaseBusy
 
     try:
         state = repool(data_dir=str(settings.data_dir), db=str(settings.db_path),
@@ -44,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"repool: refused: {exc}", file=sys.stderr)
         return 3
     data = _state_data(state)
+    if state.is_failed() and "in use by another process" in (state.message or ""):
+        print(f"repool: refused: {state.message}", file=sys.stderr)
+        return 3
     if state.is_failed() or not data:
         print(f"repool: FAILED: {state.message or data.get('message', '')}", file=sys.stderr)
         return 1

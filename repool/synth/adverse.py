@@ -20,7 +20,7 @@ CRS_PT = "Cytokine release syndrome"
 NEURO_PTS = ["Headache", "Tremor", "Dizziness", "Encephalopathy", "Confusional state", "Aphasia",
              "Paraesthesia", "Somnolence", "Seizure", "Dysarthria", "Disorientation",
              "Cognitive disorder", "Memory impairment", "Ataxia"]
-NEURO_P = np.array([30, 18, 9, 8, 7, 5, 5, 4, 3, 3, 3, 2, 2, 1], dtype=float) / 100
+NEURO_P = [w / 100 for w in (30, 18, 9, 8, 7, 5, 5, 4, 3, 3, 3, 2, 2, 1)]
 NEURO_SEVERE = ["Encephalopathy", "Confusional state", "Seizure", "Aphasia", "Tremor"]
 GENERIC_PTS = ["Pyrexia", "Febrile neutropenia", "Neutropenia", "Anaemia", "Thrombocytopenia",
                "Hypokalaemia", "Nausea", "Fatigue", "Diarrhoea", "Oedema peripheral", "Hypotension",
@@ -33,6 +33,24 @@ LATE_FATAL_PTS = ["Disease progression", "Acute lymphocytic leukaemia recurrent"
 # neutral outcome codes, mapped to each study's terminology by the writers
 OUTCOMES = ["RECOVERED", "RECOVERING", "NOT_RECOVERED", "SEQUELAE", "UNKNOWN", "MISSING"]
 OUTCOME_P = [0.66, 0.09, 0.12, 0.03, 0.05, 0.05]
+
+
+def _pick(rng: np.random.Generator, items, p=None):
+    """One item, uniformly or with probabilities p (fast scalar version of rng.choice)."""
+    u = rng.random()
+    if p is None:
+        return items[int(u * len(items))]
+    acc = 0.0
+    for item, w in zip(items, p):
+        acc += w
+        if u < acc:
+            return item
+    return items[-1]
+
+
+def _between(rng: np.random.Generator, lo: int, hi: int) -> int:
+    """A uniform integer in [lo, hi]."""
+    return lo + int(rng.random() * (hi - lo + 1))
 
 
 @dataclass
@@ -128,36 +146,36 @@ def _patient_events(rng: np.random.Generator, i: int, s: AeSets, fd: np.datetime
     te: list[list] = []
     if s.fatal[i]:
         grade = 4 if rng.random() < 0.08 else 5
-        te.append([str(rng.choice(FATAL_PTS)), grade, True, bool(s.fatal_related[i]),
-                   max(0, obs - int(rng.integers(0, 4))), "FATAL", ""])
+        te.append([_pick(rng, FATAL_PTS), grade, True, bool(s.fatal_related[i]),
+                   max(0, obs - _between(rng, 0, 3)), "FATAL", ""])
     if s.crs[i]:
-        grade = int(rng.choice([3, 4], p=[0.8, 0.2])) if s.crs_g3[i] else int(rng.choice([1, 2]))
-        te.append([CRS_PT, grade, False, rng.random() < 0.95, int(rng.integers(0, min(3, end) + 1)), None, ""])
+        grade = _pick(rng, [3, 4], [0.8, 0.2]) if s.crs_g3[i] else _pick(rng, [1, 2])
+        te.append([CRS_PT, grade, False, rng.random() < 0.95, _between(rng, 0, min(3, end)), None, ""])
     if s.neuro[i]:
         if s.neuro_g3[i]:
-            te.append([str(rng.choice(NEURO_SEVERE)), int(rng.choice([3, 4], p=[0.85, 0.15])), False,
-                       rng.random() < 0.9, int(rng.integers(0, min(56, end) + 1)), None, ""])
+            te.append([_pick(rng, NEURO_SEVERE), _pick(rng, [3, 4], [0.85, 0.15]), False,
+                       rng.random() < 0.9, _between(rng, 0, min(56, end)), None, ""])
         for _ in range(1 + int(rng.random() < 0.4)):
-            te.append([str(rng.choice(NEURO_PTS, p=NEURO_P)), int(rng.choice([1, 2], p=[0.6, 0.4])), False,
-                       rng.random() < 0.8, int(rng.integers(0, min(56, end) + 1)), None, ""])
+            te.append([_pick(rng, NEURO_PTS, NEURO_P), _pick(rng, [1, 2], [0.6, 0.4]), False,
+                       rng.random() < 0.8, _between(rng, 0, min(56, end)), None, ""])
     if s.teae[i]:
         has_g3 = any(r[1] >= 3 for r in te)
         for k in range(1 + int(rng.poisson(3.5))):
             if s.g3[i] and not has_g3 and k == 0:
-                grade = int(rng.choice([3, 4], p=[0.7, 0.3]))
+                grade = _pick(rng, [3, 4], [0.7, 0.3])
             elif s.g3[i]:
-                grade = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.35, 0.22, 0.08]))
+                grade = _pick(rng, [1, 2, 3, 4], [0.35, 0.35, 0.22, 0.08])
             else:
-                grade = int(rng.choice([1, 2], p=[0.6, 0.4]))
-            day = end if rng.random() < 0.02 else int(rng.integers(0, end + 1))
-            te.append([str(rng.choice(GENERIC_PTS)), grade, False, rng.random() < 0.35, day, None, ""])
+                grade = _pick(rng, [1, 2], [0.6, 0.4])
+            day = end if rng.random() < 0.02 else _between(rng, 0, end)
+            te.append([_pick(rng, GENERIC_PTS), grade, False, rng.random() < 0.35, day, None, ""])
         _make_serious(rng, te, bool(s.serious[i]))
         if partial_dates:
             _partialise(rng, te, fd)
             te.extend(_same_month_predose(rng, fd))
     for row in te:
         if row[5] is None:
-            row[5] = str(rng.choice(OUTCOMES, p=OUTCOME_P))
+            row[5] = _pick(rng, OUTCOMES, OUTCOME_P)
     rows = te + _outside_window(rng, fd, last, obs, dead, bool(s.fatal[i]), bool(s.teae[i]), partial_dates)
     return [(i, *r) for r in rows]
 
@@ -173,7 +191,7 @@ def _make_serious(rng: np.random.Generator, te: list[list], serious: bool) -> No
             row[2] = rng.random() < 0.12
     if not any(row[2] for row in te):
         severe = [row for row in te if row[1] >= 3] or te
-        severe[int(rng.integers(0, len(severe)))][2] = True
+        severe[_between(rng, 0, len(severe) - 1)][2] = True
 
 
 def _partialise(rng: np.random.Generator, te: list[list], fd: np.datetime64) -> None:
@@ -191,7 +209,7 @@ def _same_month_predose(rng: np.random.Generator, fd: np.datetime64) -> list[lis
     dom = int((fd - fd.astype("datetime64[M]").astype("datetime64[D]")).astype(int))  # days since the 1st
     if dom < 1 or rng.random() >= 0.04:
         return []
-    return [[str(rng.choice(GENERIC_PTS)), 1, False, False, -int(rng.integers(1, dom + 1)), None, "M"]]
+    return [[_pick(rng, GENERIC_PTS), 1, False, False, -_between(rng, 1, dom), None, "M"]]
 
 
 def _outside_window(rng: np.random.Generator, fd: np.datetime64, last: int, obs: int, dead: bool,
@@ -199,19 +217,19 @@ def _outside_window(rng: np.random.Generator, fd: np.datetime64, last: int, obs:
     """Events that are not treatment-emergent: before the first dose, or after last dose + 30."""
     rows: list[list] = []
     if rng.random() < (0.5 if not any_te else 0.07):
-        day = -int(rng.integers(1, 15))
+        day = -_between(rng, 1, 14)
         part = ""
         if partial_dates and rng.random() < 0.4:
             onset = fd + np.timedelta64(day, "D")
             if onset.astype("datetime64[M]") < fd.astype("datetime64[M]"):
                 part = "M"  # the whole month lies before the first dose
-        rows.append([str(rng.choice(GENERIC_PTS)), int(rng.choice([1, 2, 3])), rng.random() < 0.2,
-                     False, day, str(rng.choice(OUTCOMES, p=OUTCOME_P)), part])
+        rows.append([_pick(rng, GENERIC_PTS), _pick(rng, [1, 2, 3]), rng.random() < 0.2,
+                     False, day, _pick(rng, OUTCOMES, OUTCOME_P), part])
     first_out = last + 31
     if obs >= first_out and rng.random() < 0.18:
-        day = first_out if rng.random() < 0.3 else int(rng.integers(first_out, min(obs, first_out + 90) + 1))
-        rows.append([str(rng.choice(GENERIC_PTS)), int(rng.choice([1, 2, 3, 4])), rng.random() < 0.3,
-                     rng.random() < 0.3, day, str(rng.choice(OUTCOMES, p=OUTCOME_P)), ""])
+        day = first_out if rng.random() < 0.3 else _between(rng, first_out, min(obs, first_out + 90))
+        rows.append([_pick(rng, GENERIC_PTS), _pick(rng, [1, 2, 3, 4]), rng.random() < 0.3,
+                     rng.random() < 0.3, day, _pick(rng, OUTCOMES, OUTCOME_P), ""])
     if dead and not fatal_te and obs >= first_out and rng.random() < 0.35:
-        rows.append([str(rng.choice(LATE_FATAL_PTS)), 5, True, False, obs, "FATAL", ""])
+        rows.append([_pick(rng, LATE_FATAL_PTS), 5, True, False, obs, "FATAL", ""])
     return rows

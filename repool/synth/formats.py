@@ -120,7 +120,7 @@ def _sas_days(d: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- response rows
-def response_assessments(p: pd.Series, rng: np.random.Generator) -> list[tuple[int, str, str, int]]:
+def response_assessments(p: dict, rng: np.random.Generator) -> list[tuple[int, str, str, int]]:
     """(cycle, response, mrd, day) per assessment, consistent with the patient's best response,
     first remission day and MRD response. mrd: 'neg', 'pos' or '' (not assessed)."""
     bor, obs = p["bor"], int(p["obs"])
@@ -166,7 +166,7 @@ def legacy_csv_tables(pt: pd.DataFrame, aes: pd.DataFrame, seed: int) -> dict[st
     rng = np.random.default_rng([seed, 206])
     fd = pt["first_dose"].to_numpy(dtype="datetime64[D]")
     t: dict[str, list[list[str]]] = {name: [] for name in CSV_COLUMNS}
-    for i, (_, p) in enumerate(pt.iterrows()):
+    for i, p in enumerate(pt.to_dict("records")):
         nr, f = str(int(p["subj"])), fd[i]
 
         def d(day: int) -> str:
@@ -186,18 +186,18 @@ def legacy_csv_tables(pt: pd.DataFrame, aes: pd.DataFrame, seed: int) -> dict[st
         if p["hsct_day"] >= 0:
             t["hsct.csv"].append([nr, d(p["hsct_day"]), p["hsct_status"]])
         t["other_tx.csv"].extend(_other_tx_rows_206(rng, nr, p, d))
-    for _, a in aes.iterrows():
-        p = pt.iloc[a["pid"]]
+    subj = pt["subj"].to_numpy()
+    for a in aes.to_dict("records"):
         onset = _ddmmyyyy(fd[a["pid"]] + np.timedelta64(int(a["day"]), "D"))
         outcome = OUTCOME_206[a["outcome"]]
         if outcome == "n.a." and rng.random() < 0.5:
             outcome = ""
-        t["ae.csv"].append([str(int(p["subj"])), a["pt"], str(int(a["grade"])), "J" if a["serious"] else "N",
+        t["ae.csv"].append([str(int(subj[a["pid"]])), a["pt"], str(int(a["grade"])), "J" if a["serious"] else "N",
                             "J" if a["related"] else "N", onset, outcome])
     return t
 
 
-def _other_tx_rows_206(rng: np.random.Generator, nr: str, p: pd.Series, d) -> list[list[str]]:
+def _other_tx_rows_206(rng: np.random.Generator, nr: str, p: dict, d) -> list[list[str]]:
     """Prior therapy (before the first dose, not counted) and post-dose therapies."""
     rows = []
     if rng.random() < 0.12:
@@ -260,7 +260,7 @@ def _adrs_rows(pt: pd.DataFrame, usubjid: list[str], fd: np.ndarray, rng: np.ran
     """BOR and MRD rows per subject; BOR's date = the first remission assessment (else the best
     response's assessment); MRD: Y (below 1e-4), N, or NE when not in remission."""
     rows = []
-    for i, (_, p) in enumerate(pt.iterrows()):
+    for i, p in enumerate(pt.to_dict("records")):
         if not p["treated"]:
             rows.append((usubjid[i], "BOR", "NE", np.datetime64("NaT"), "MRD", None))
             continue

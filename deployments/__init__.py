@@ -1,0 +1,1 @@
+"""Deployments: when the repool flows run (served runner or prefect.yaml). Points at flows only."""

@@ -136,7 +136,6 @@ def build_cohort(seed: int, plans: list[StudyPlan], groups: dict[str, GroupTarge
     else:
         raise RuntimeError("OS calibration failed; try another seed")
     pt["obs"], pt["dead"] = obs, dead
-    resp = {label: None for label in groups}
     rng = _rng(seed, 2)
     n = len(pt)
     bor = np.full(n, "", dtype=object)
@@ -145,7 +144,6 @@ def build_cohort(seed: int, plans: list[StudyPlan], groups: dict[str, GroupTarge
     for label, t in groups.items():
         m = (pt["group"] == label).to_numpy()
         r = outcomes.draw_response(rng, obs[m], t.remission, t.bor_split, t.mrd)
-        resp[label] = r
         bor[m] = r.bor
         cols["remission_day"][m], cols["a1"][m], cols["a2"][m] = r.remission_day, r.a1, r.a2
         cols["rem_cycle"][m] = r.first_remission_cycle
@@ -193,7 +191,6 @@ def _add_treatment_and_aes(seed: int, pt: pd.DataFrame, groups: dict[str, GroupT
     rng = _rng(seed, 5)
     n = len(pt)
     fatal = np.zeros(n, dtype=bool)
-    sets_by_group = {}
     for label, t in groups.items():
         m = (pt["group"] == label).to_numpy()
         sub = pt.loc[m]
@@ -208,10 +205,8 @@ def _add_treatment_and_aes(seed: int, pt: pd.DataFrame, groups: dict[str, GroupT
     for label, t in groups.items():
         m = (pt["group"] == label).to_numpy()
         s = adverse.choose_sets(rng, t, fatal[m])
-        sets_by_group[label] = s
         for f in merged:
             merged[f][m] = getattr(s, f)
-    sets = adverse.AeSets(**merged)
     partial = pt["study"].map(partial_by_study).to_numpy(dtype=bool)
     frames = []
     for flag in (False, True):

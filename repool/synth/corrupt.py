@@ -9,7 +9,6 @@ rule, value.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta

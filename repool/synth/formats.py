@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -347,7 +348,6 @@ def _stamp_xpt_header(path: Path, cut: np.datetime64) -> None:
     months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
     stamp = f"{d}{months[int(m) - 1]}{y[2:]}:00:00:00".encode("ascii")
     # the 16-char stamp appears in the library and member headers (created and modified)
-    import re
     pattern = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
     header_end = min(len(raw), 80 * 12)
     head = pattern.sub(lambda _m: stamp, bytes(raw[:header_end]))

@@ -150,6 +150,9 @@ def start_server(port: int = 4200) -> int:
         return 2
     env = {**os.environ, **QUIET_ENV}
     env.pop("PREFECT_API_URL", None)  # the server itself must not point at another API
+    # The UI finds the API through PREFECT_UI_API_URL, which defaults to port 4200 whatever --port says.
+    env.update({"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
+                "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api"})
     _say(f"starting a Prefect server on 127.0.0.1:{port} (Ctrl-C stops it)")
     _say(f"UI:  http://127.0.0.1:{port}/")
     _say(f"in the shells that run repool:  export PREFECT_API_URL=http://127.0.0.1:{port}/api")

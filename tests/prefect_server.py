@@ -105,6 +105,9 @@ class PrefectServer:
         self.log = self.home / "server.log"
         env = self.env
         env.pop("PREFECT_API_URL")  # the server itself
+        # the UI asks the API at PREFECT_UI_API_URL, which defaults to port 4200 whatever --port says
+        env.update({"PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(self.port),
+                    "PREFECT_UI_API_URL": self.api_url})
         cmd = [str(Path(sys.executable).with_name("prefect")), "server", "start",
                "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.log, "wb") as log:

@@ -298,3 +298,24 @@ def test_cli_lists_corruptions(capsys):
     assert main(["generate", "--list-corruptions"]) == 0
     out = capsys.readouterr().out
     assert all(k in out for k in CORRUPTION_KINDS)
+
+
+def test_cli_scale_and_corrupt_modes(tmp_path, capsys):
+    from repool.cli import main
+
+    assert main(["generate", "--out", str(tmp_path), "--studies", "2", "--patients-per-study", "40"]) == 0
+    assert sorted(p.name for p in (tmp_path / "deliveries").iterdir()) == ["SCALE-001", "SCALE-002"]
+    capsys.readouterr()
+    assert main(["generate", "--out", str(tmp_path), "--corrupt", "grade-out-of-range", "--study", "MT103-211"]) == 0
+    desc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert desc["kind"] == "grade-out-of-range" and desc["study"] == "MT103-211" and desc["value"] == "6"
+    assert main(["generate", "--out", str(tmp_path), "--corrupt", "no-such-kind"]) == 2
+
+
+def test_cli_module_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, repool.synth.cli; print(any(m in sys.modules for m in ('pandas', 'numpy', 'pyarrow')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -5,6 +5,8 @@ deployments carry the daily schedule, the trigger and the concurrency limit, and
 `deployments/prefect.yaml` deploys to a process work pool on that server.
 
 Everything Prefect runs in subprocesses pointed at the test server (see tests/prefect_server.py).
+The loop tests are `slow`; the checks of the deployment definitions and of the refusal on the
+ephemeral API need no server.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["tests.prefect_server"]
-pytestmark = pytest.mark.slow
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 LOOP_TIMEOUT = 120  # seconds from dropping the delivery to v2 published
@@ -83,6 +84,7 @@ def loop(prefect_server, tmp_path_factory):
            "elapsed": elapsed, "serve": serve, "server": prefect_server}
 
 
+@pytest.mark.slow
 def test_arrival_triggers_a_repool_that_publishes_v2_with_the_new_lineage(loop):
     versions = loop["versions"]
     assert len(versions) == 2, versions
@@ -98,6 +100,7 @@ def test_arrival_triggers_a_repool_that_publishes_v2_with_the_new_lineage(loop):
     assert loop["elapsed"] < LOOP_TIMEOUT
 
 
+@pytest.mark.slow
 def test_the_watcher_emitted_the_arrival_event(loop):
     with loop["server"].client() as c:
         r = c.post("/events/filter", json={"filter": {"event": {"name": ["repool.delivery.arrived"]}}, "limit": 50})
@@ -108,6 +111,7 @@ def test_the_watcher_emitted_the_arrival_event(loop):
     assert events[0]["resource"]["study"] == "MT103-206" and events[0]["resource"]["delivery_id"] == "2013-09-30"
 
 
+@pytest.mark.slow
 def test_served_deployments_have_schedule_trigger_and_limit(loop):
     dep = loop["deployment"]
     assert [s["schedule"].get("cron") for s in dep["schedules"]] == ["0 6 * * *"]
@@ -124,6 +128,7 @@ def test_served_deployments_have_schedule_trigger_and_limit(loop):
     assert mine[0]["actions"][0]["type"] == "run-deployment" and mine[0]["actions"][0]["deployment_id"] == dep["id"]
 
 
+@pytest.mark.slow
 def test_diff_shows_the_changed_delivery(loop):
     try:
         from tasks.diff import render_diff
@@ -137,6 +142,7 @@ def test_diff_shows_the_changed_delivery(loop):
     assert "2013-09-30" in text and "MT103-206" in text, text[:2000]
 
 
+@pytest.mark.slow
 def test_prefect_yaml_deploys_to_a_process_work_pool(loop):
     server = loop["server"]
     pool = server.run([str(Path(sys.executable).with_name("prefect")), "work-pool", "create", "repool-process",
@@ -157,3 +163,62 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(loop):
     assert yaml_trigger and yaml_trigger[0]["trigger"]["expect"] == ["repool.delivery.arrived"]
     # a process worker would run these from the project root (the pull step `prefect deploy` wrote)
     assert PROJECT_ROOT.joinpath("flows", "repool_flow.py").is_file()
+
+
+# ------------------------------------------------------------------------------------------------
+# No server needed
+# ------------------------------------------------------------------------------------------------
+
+
+def test_serve_refuses_on_the_ephemeral_api(tmp_path):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update({"PREFECT_HOME": str(tmp_path / "home"), "PYTHONPATH": str(PROJECT_ROOT)})
+    done = subprocess.run(_cli("serve", "--data-dir", str(tmp_path)), cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "needs a running Prefect server" in done.stderr
+    assert "repool server" in done.stderr and "export PREFECT_API_URL=http://127.0.0.1:4200/api" in done.stderr
+
+
+def test_served_deployments_are_built_from_the_settings(tmp_path):
+    from deployments.serve import build_deployments
+    from repool.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    daily, poll = build_deployments(settings, cron="0 5 * * *", watch_interval=30)
+    assert (daily.name, poll.name) == ("daily", "poll")
+    assert daily.parameters == {"data_dir": str(settings.data_dir), "db": str(settings.db_path),
+                                "results_dir": str(settings.results_dir)}
+    assert [s.schedule.cron for s in daily.schedules] == ["0 5 * * *"]
+    assert daily.concurrency_limit == 1 or daily.concurrency_options is not None
+    [trigger] = daily.triggers
+    assert trigger.expect == {"repool.delivery.arrived"}
+    assert trigger.match.root == {"prefect.resource.id": "repool.delivery.*"}
+    assert poll.parameters == {"data_dir": str(settings.data_dir)}
+    assert [s.schedule.interval.total_seconds() for s in poll.schedules] == [30]
+    assert daily.entrypoint == "flows.repool_flow.repool" and poll.entrypoint == "flows.watch_flow.watch_deliveries"
+
+
+def test_prefect_yaml_is_valid_for_prefect(tmp_path):
+    """Parsed by the models `prefect deploy` itself uses (prefect.cli.deploy), triggers included."""
+    import yaml
+    from prefect.cli.deploy._models import PrefectYamlModel
+    from prefect.cli.deploy._triggers import _initialize_deployment_triggers
+
+    raw = yaml.safe_load((PROJECT_ROOT / "deployments" / "prefect.yaml").read_text())
+    model = PrefectYamlModel.model_validate(raw)
+    deps = {d.name: d for d in model.deployments}
+    assert set(deps) == {"daily", "poll"}
+    daily, poll = deps["daily"], deps["poll"]
+    for d in (daily, poll):
+        path, func = d.entrypoint.split(":")
+        assert (PROJECT_ROOT / path).is_file() and f"def {func}(" in (PROJECT_ROOT / path).read_text()
+        assert d.work_pool.name == "repool-process"
+    assert daily.schedules[0].cron == "0 6 * * *" and daily.concurrency_limit.limit == 1
+    assert poll.schedules[0].interval.total_seconds() == 60
+    [trigger] = _initialize_deployment_triggers(daily.name, daily.triggers)
+    assert trigger.expect == {"repool.delivery.arrived"}
+    assert trigger.match.root == {"prefect.resource.id": "repool.delivery.*"}

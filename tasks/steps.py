@@ -16,6 +16,7 @@ import pandas as pd
 from repool.settings import PROJECT_ROOT, Settings
 from tasks import harmonise, ingest, publish, validate
 from tasks.db import connect, create_schemas
+from tasks.diff import compute_version_diff_html
 from tasks.ingest import Delivery, DeliveryRejected
 from tasks.policy import ACTION_TAKEN, SEVERITY, load_policy
 
@@ -255,6 +256,9 @@ def publish_results(settings: Settings, run_id: str, flow_run_id: str | None, id
             "extra_sections": extra_sections or []}
     extra = {"data_docs": docs_dir} if docs_dir is not None else None
     with connect(settings.db_path) as con:
+        previous = publish.latest_version(con)
+        meta["extra_sections"].append((f"Changes since {previous}" if previous else "Changes",
+                                       compute_version_diff_html(con, previous, ard, lineage, identity["version"])))
         folder = publish.publish_version(con, version=identity["version"], ard=ard, km=km, lineage=lineage,
                                          exclusions=exclusions, meta=meta, results_dir=settings.results_dir,
                                          render=render_version_report, extra_files=extra)

@@ -55,6 +55,7 @@ def _wait_for(what: str, check, timeout: float, proc=None, log: Path | None = No
 @pytest.fixture(scope="module")
 def loop(prefect_server, tmp_path_factory):
     from tests.fixtures_deliveries import write_all, write_csv_legacy
+    from tests.prefect_server import stop_process
 
     root = write_all(tmp_path_factory.mktemp("serve-loop") / "data")
     db = root / "repool.duckdb"
@@ -80,8 +81,12 @@ def loop(prefect_server, tmp_path_factory):
 
     runs = _wait_for("the triggered re-pool to finish", finished_runs, LOOP_TIMEOUT, serve, serve_log, every=2)
     elapsed = time.monotonic() - dropped
-    yield {"root": root, "db": db, "v1": v1, "versions": _versions(db), "runs": runs, "deployment": dep,
-           "elapsed": elapsed, "serve": serve, "server": prefect_server}
+    try:
+        yield {"root": root, "db": db, "v1": v1, "versions": _versions(db), "runs": runs, "deployment": dep,
+               "elapsed": elapsed, "serve": serve, "server": prefect_server}
+    finally:  # the runner goes with this module, before the (session) server
+        stop_process(serve)
+        prefect_server.children.remove(serve)
 
 
 @pytest.mark.slow

@@ -346,7 +346,7 @@ def _published() -> list[tuple]:
              ("t2.os_p", 0.001, ("range", 0, 0.001)), ("t2.rfs_hr", 1.38, ("abs", 0.05)),
              ("t2.rfs_hr_lcl", 0.98, ("abs", 0.1)), ("t2.rfs_hr_ucl", 1.93, ("abs", 0.1)),
              ("t2.rfs_p", 0.061, ("range", 0.05, 0.10)), ("t2.os_events", 360, ("range", 350, 370)),
-             ("t2.rfs_events", 140, ("range", 130, 170)),
+             ("t2.rfs_events", 140, ("range", 130, 150)),
              ("t3.or", 0.59, ("abs", 0.005)), ("t3.or_lcl", 0.41, ("abs", 0.005)), ("t3.or_ucl", 0.85, ("abs", 0.005)),
              ("t3.or_p", 0.005, ("abs", 0.0015)),
              ("t3.cr_share", 77.5, ("range", 75, 80)), ("t3.crh_share", 17.5, ("range", 15, 20))]

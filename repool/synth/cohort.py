@@ -22,7 +22,7 @@ from repool.synth.targets import FIRST, LATER, OS_HR, OS_MEDIAN, RFS_HR, GroupTa
 FIRST_LABEL, LATER_LABEL = "First salvage", "Second or later salvage"
 MAX_ATTEMPTS = 400
 # fraction of remission patients who never relapse (they may still die), per group
-RFS_CURE = {FIRST_LABEL: 0.45, LATER_LABEL: 0.35}
+RFS_CURE = {FIRST_LABEL: 0.5, LATER_LABEL: 0.35}
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,19 @@ def _os_ok(obs: np.ndarray, dead: np.ndarray, later: np.ndarray, first_mask: np.
             and abs(cox["hr"] - OS_HR[0]) <= 0.015 and 352 <= dead.sum() <= 366)
 
 
-def _rfs_ok(rfs: outcomes.Rfs, later: np.ndarray, first_mask: np.ndarray) -> bool:
-    """Pooled RFS close to publication: HR, a Wald p between 0.05 and 0.10, 130-170 events."""
+def _rfs_ok(rfs: outcomes.Rfs, later: np.ndarray, first_mask: np.ndarray, groups: dict[str, GroupTargets]) -> bool:
+    """Pooled RFS close to publication: group medians, HR, a Wald p between 0.05 and 0.10,
+    130-150 events."""
     r = rfs.rfs_days >= 0
     sel = r & (first_mask | later)
-    cox = cox_binary_efron(rfs.rfs_days[sel] / DAYS_PER_MONTH, rfs.rfs_event[sel], later[sel])
-    return (abs(cox["hr"] - RFS_HR[0]) <= 0.03 and 0.055 <= cox["p"] <= 0.09
-            and 130 <= rfs.rfs_event[sel].sum() <= 170)
+    months = rfs.rfs_days / DAYS_PER_MONTH
+    for mask, label in ((first_mask, FIRST_LABEL), (later, LATER_LABEL)):
+        m = km_median(months[r & mask], rfs.rfs_event[r & mask])
+        if label in groups and not abs(m - groups[label].rfs_median) <= 0.15:
+            return False
+    cox = cox_binary_efron(months[sel], rfs.rfs_event[sel], later[sel])
+    return (abs(cox["hr"] - RFS_HR[0]) <= 0.025 and 0.06 <= cox["p"] <= 0.08
+            and 130 <= rfs.rfs_event[sel].sum() <= 150)
 
 
 def build_cohort(seed: int, plans: list[StudyPlan], groups: dict[str, GroupTargets],
@@ -160,7 +166,7 @@ def build_cohort(seed: int, plans: list[StudyPlan], groups: dict[str, GroupTarge
             f = outcomes.draw_rfs(rng, obs[m], dead[m], rem[m], t.rfs_median, RFS_CURE.get(label, 0.3))
             relapse[m], rfs_days[m], rfs_ev[m] = f.relapse_day, f.rfs_days, f.rfs_event
         rfs = outcomes.Rfs(relapse, rfs_days, rfs_ev)
-        if not calibrate or _rfs_ok(rfs, later, first_mask):
+        if not calibrate or _rfs_ok(rfs, later, first_mask, groups):
             break
     else:
         raise RuntimeError("RFS calibration failed; try another seed")

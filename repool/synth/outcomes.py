@@ -6,8 +6,9 @@ Models (per salvage group x prior-HSCT subgroup):
   administrative (data cut minus first dose) plus a little loss to follow-up. Integer days, so
   ties occur.
 - Remission: exactly the target count per group, drawn with weights favouring longer survival.
-- RFS (remission to relapse or death): a relapse at a fraction of the remaining survival time,
-  with the fraction's spread set by bisection to hit the group's RFS median.
+- RFS (remission to relapse or death): a latent Weibull relapse time (never, for a fraction of
+  patients) observed when it precedes death / last contact, scaled by bisection to hit the
+  group's RFS median.
 All draws use the generator passed in, so the result is a function of the seed.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from repool.synth.stats import km_median
 
 DAYS_PER_MONTH = 30.4375
 LONG_SURVIVOR_FACTOR = 20.0
+DEAD_CURE_FACTOR, ALIVE_CURE_FACTOR = 0.6, 1.5
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,9 @@ def draw_rfs(rng: np.random.Generator, obs: np.ndarray, dead: np.ndarray, remiss
     idx = np.flatnonzero(remission_day >= 0)
     span = obs[idx] - remission_day[idx]
     latent = (-np.log(rng.random(len(idx)))) ** (1.0 / weibull_k)
-    latent[rng.random(len(idx)) < cure_fraction] = np.inf  # never relapse
+    # never relapse; those alive at last contact are more often relapse-free than those who died
+    cure_p = np.where(dead[idx], cure_fraction * DEAD_CURE_FACTOR, np.minimum(1.0, cure_fraction * ALIVE_CURE_FACTOR))
+    latent[rng.random(len(idx)) < cure_p] = np.inf
 
     def build(scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rel_after = np.maximum(1, np.round(np.minimum(latent * scale, 1e6) * DAYS_PER_MONTH)).astype(int)

@@ -36,7 +36,7 @@ RESULT_TABLES = ("versions", "lineage", "ard", "km_curves", "exclusions")
 # text; "path:<glob>" for a path under the results folder ({pid} is the run's process id); "time:" only
 # waits the delay from the start of the process.
 KILL_POINTS = [
-    ("early, fixed delay", "time:", 3.0),
+    ("early, fixed delay", "time:", 1.5),
     ("during ingest", "log:Task run 'discover", 0.05),
     ("during harmonise", "log:Task run 'identify-version", 0.0),
     ("during the pooled checks", "log:Task run 'read-pooled", 0.5),

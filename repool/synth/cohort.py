@@ -20,7 +20,7 @@ from repool.synth.stats import cox_binary_efron, km_median
 from repool.synth.targets import FIRST, LATER, OS_HR, OS_MEDIAN, RFS_HR, GroupTargets, scaled
 
 FIRST_LABEL, LATER_LABEL = "First salvage", "Second or later salvage"
-MAX_ATTEMPTS = 400
+MAX_ATTEMPTS = 2000  # sub-seeds tried by the calibration search (about 1-2% are accepted)
 # fraction of remission patients who never relapse (they may still die), per group
 RFS_CURE = {FIRST_LABEL: 0.5, LATER_LABEL: 0.35}
 
@@ -103,14 +103,21 @@ def _os_draw(seed: int, attempt: int, pt: pd.DataFrame, groups: dict[str, GroupT
     return obs, dead
 
 
-def _os_ok(obs: np.ndarray, dead: np.ndarray, later: np.ndarray, first_mask: np.ndarray) -> bool:
-    """Pooled OS close to publication: group medians, HR, and the number of deaths."""
+def _os_ok(pt: pd.DataFrame, obs: np.ndarray, dead: np.ndarray, groups: dict[str, GroupTargets]) -> bool:
+    """Pooled OS close to publication: group medians (0.12), prior-HSCT subgroup medians (0.3),
+    HR (0.015) and the number of deaths (352-366)."""
     months = obs / DAYS_PER_MONTH
-    m1 = km_median(months[first_mask], dead[first_mask])
-    m2 = km_median(months[later], dead[later])
-    cox = cox_binary_efron(months[first_mask | later], dead[first_mask | later], later[first_mask | later])
-    return (abs(m1 - OS_MEDIAN[FIRST_LABEL]) <= 0.12 and abs(m2 - OS_MEDIAN[LATER_LABEL]) <= 0.12
-            and abs(cox["hr"] - OS_HR[0]) <= 0.015 and 352 <= dead.sum() <= 366)
+    later = (pt["group"] == LATER_LABEL).to_numpy()
+    for label, t in groups.items():
+        g = (pt["group"] == label).to_numpy()
+        if not abs(km_median(months[g], dead[g]) - OS_MEDIAN[label]) <= 0.12:
+            return False
+        for prior, target in ((True, t.os_median_prior), (False, t.os_median_no_prior)):
+            sub = g & (pt["prhsct"] == prior).to_numpy()
+            if not abs(km_median(months[sub], dead[sub]) - target) <= 0.3:
+                return False
+    cox = cox_binary_efron(months, dead, later)
+    return abs(cox["hr"] - OS_HR[0]) <= 0.015 and 352 <= dead.sum() <= 366
 
 
 def _rfs_ok(rfs: outcomes.Rfs, later: np.ndarray, first_mask: np.ndarray, groups: dict[str, GroupTargets]) -> bool:
@@ -137,7 +144,7 @@ def build_cohort(seed: int, plans: list[StudyPlan], groups: dict[str, GroupTarge
     later = (pt["group"] == LATER_LABEL).to_numpy()
     for attempt in range(MAX_ATTEMPTS if calibrate else 1):
         obs, dead = _os_draw(seed, attempt, pt, groups, shapes)
-        if not calibrate or _os_ok(obs, dead, later, first_mask):
+        if not calibrate or _os_ok(pt, obs, dead, groups):
             break
     else:
         raise RuntimeError("OS calibration failed; try another seed")

@@ -83,10 +83,10 @@ class PrefectServer:
 
         return httpx.Client(base_url=self.api_url, timeout=30)
 
-    def spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+    def spawn(self, args: list[str], log_name: str, **extra_env: str) -> subprocess.Popen:
         """Start a background process against this server (stopped before the server at teardown)."""
         log = open(self.home / log_name, "wb")
-        proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.children.append(proc)
         return proc

@@ -64,7 +64,8 @@ def loop(prefect_server, tmp_path_factory):
     [(v1, lineage_v1)] = _versions(db)
     assert ("MT103-206", "2013-06-30") in lineage_v1
 
-    serve = prefect_server.spawn(_cli("serve", "--data-dir", str(root), "--watch-interval", "5"), "serve.log")
+    serve = prefect_server.spawn(_cli("serve", "--data-dir", str(root), "--watch-interval", "5"), "serve.log",
+                                  PREFECT_RUNNER_POLL_FREQUENCY="2")  # default 10 s between looks for work
     serve_log = prefect_server.home / "serve.log"
     state = root / ".repool-watch.json"
     # the watcher's first scan records the deliveries already there (no events): wait for it

@@ -12,15 +12,15 @@ LATER_LINE_P = np.array([0.46, 0.30, 0.14, 0.06, 0.03, 0.01])
 
 
 def _values_around_median(rng: np.random.Generator, n: int, median: float, lo: float, hi: float,
-                          below_lo: float, above_hi: float, step: float) -> np.ndarray:
-    """n sorted values whose median is `median`: the lower ones in [below_lo, median], the upper
-    ones in [median, above_hi]; `lo`/`hi` are included when they are the block's ends."""
+                          step: float) -> np.ndarray:
+    """n sorted values with exactly this median, minimum `lo` and maximum `hi`: the lower half
+    in [lo, median], the upper half in [median, hi]."""
     m_lo, m_hi = (n - 1) // 2, n // 2
-    below = np.sort(_grid(rng, m_lo, below_lo, median, step))
-    above = np.sort(_grid(rng, n - m_hi - 1, median, above_hi, step))
-    if m_lo > 0 and below_lo == lo:
+    below = np.sort(_grid(rng, m_lo, lo, median, step))
+    above = np.sort(_grid(rng, n - m_hi - 1, median, hi, step))
+    if m_lo > 0:
         below[0] = lo
-    if n - m_hi - 1 > 0 and above_hi == hi:
+    if n - m_hi - 1 > 0:
         above[-1] = hi
     middle = np.full(m_hi - m_lo + 1, float(median))
     return np.concatenate([below, middle, above])
@@ -40,7 +40,7 @@ def _grid(rng: np.random.Generator, n: int, lo: float, hi: float, step: float) -
 def ages(rng: np.random.Generator, t: GroupTargets) -> np.ndarray:
     """Integer ages with the exact median, min and max of the group (shuffled)."""
     median, lo, hi = t.age
-    vals = _values_around_median(rng, t.n, median, lo, hi, lo, hi, 1.0)
+    vals = _values_around_median(rng, t.n, median, lo, hi, 1.0)
     return rng.permutation(vals.astype(int))
 
 

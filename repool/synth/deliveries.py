@@ -136,7 +136,8 @@ def write_scale_deliveries(root: Path, studies: int, patients_per_study: int, se
     out = []
     for k in range(1, studies + 1):
         plan = scale_plan(k, patients_per_study)
-        groups = {FIRST_LABEL: scaled(FIRST, plan.n_first), LATER_LABEL: scaled(LATER, plan.n_later)}
+        groups = {label: scaled(t, n) for label, t, n in
+                  ((FIRST_LABEL, FIRST, plan.n_first), (LATER_LABEL, LATER, plan.n_later)) if n > 0}
         cohort = build_cohort(seed + k, [plan], groups, calibrate=False)
         pt, aes = study_tables(cohort, plan, seed + k)
         out.append(write_study(Path(root), plan, pt, aes, seed + k))

@@ -97,7 +97,9 @@ def _read_xpt(path: Path):
 def _write_xpt(path: Path, df, cut: str) -> None:
     import numpy as np
     import pyreadstat
-    pyreadstat.write_xport(df, str(path), file_format_version=5, table_name=path.stem.upper())
+    pyreadstat.write_xport(df, str(path), file_format_version=5, table_name=path.stem.upper(),
+                           file_label=formats.XPT_DATASET_LABELS[path.stem],
+                           column_labels={c: formats.XPT_LABELS.get(c) for c in df.columns})
     formats._stamp_xpt_header(path, np.datetime64(cut, "D"))
 
 

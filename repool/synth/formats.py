@@ -40,6 +40,23 @@ BOR_TOWER = {"CR": "CR", "CRh": "CR with partial hematologic recovery",
              "BFHM": "Blast-free hypoplastic or aplastic bone marrow", "PR": "Partial remission",
              "NR": "No response", "NE": "Not evaluable"}
 SALVAGE_PHASE = {1: "FIRST", 2: "SECOND", 3: "THIRD", 4: "FOURTH"}
+# ADaM variable labels (at most 40 characters in transport v5)
+XPT_LABELS = {
+    "STUDYID": "Study Identifier", "USUBJID": "Unique Subject Identifier", "SUBJID": "Subject Identifier for the Study",
+    "SITEID": "Study Site Identifier", "AGE": "Age", "SEX": "Sex", "RACE": "Race",
+    "ECOGBL": "Baseline ECOG Performance Status", "PRHSCTFL": "Prior Allogeneic HSCT Flag",
+    "BMBLPCT": "Baseline Bone Marrow Blasts (%)", "PRSALVN": "Number of Prior Salvage Therapies",
+    "TRTSDT": "Date of First Exposure to Treatment", "TRTEDT": "Date of Last Exposure to Treatment",
+    "SAFFL": "Safety Population Flag", "HSCTDT": "Date of Allogeneic HSCT", "HSCTSTAT": "Disease Status at HSCT",
+    "OTHTXDT": "Date of First Other Anti-leukemic Tx", "PARAMCD": "Parameter Code", "PARAM": "Parameter",
+    "STARTDT": "Time-to-Event Origin Date", "ADT": "Analysis Date", "AVAL": "Analysis Value",
+    "CNSR": "Censor", "AVALC": "Analysis Value (C)", "AESEQ": "Sequence Number",
+    "AEDECOD": "Dictionary-Derived Term", "AETOXGR": "Standard Toxicity Grade", "AESER": "Serious Event",
+    "AREL": "Analysis Causality", "ASTDT": "Analysis Start Date", "AEOUT": "Outcome of Adverse Event",
+    "TRTEMFL": "Treatment Emergent Analysis Flag",
+}
+XPT_DATASET_LABELS = {"adsl": "Subject-Level Analysis Dataset", "adtte": "Time-to-Event Analysis Dataset",
+                      "adrs": "Response Analysis Dataset", "adae": "Adverse Events Analysis Dataset"}
 # other anti-leukaemic therapies as the legacy site system spells them (latin-1 text)
 THERAPIES_206 = ["FLAG-Ida", "Hochdosis-Ara-C (Zytostatika-Therapie, ärztl. Entscheidung)", "Clofarabin",
                  "Vincristin/Dexamethason (Rückfalltherapie)", "Inotuzumab-Ozogamicin (Härtefallprogramm)",
@@ -334,7 +351,9 @@ def write_xpt_adam(folder: Path, pt: pd.DataFrame, aes: pd.DataFrame, study: str
     names = []
     for name, df in (("adsl", adsl), ("adtte", adtte), ("adrs", adrs), ("adae", adae)):
         path = folder / f"{name}.xpt"
-        pyreadstat.write_xport(df, str(path), file_format_version=5, table_name=name.upper())
+        pyreadstat.write_xport(df, str(path), file_format_version=5, table_name=name.upper(),
+                               file_label=XPT_DATASET_LABELS[name],
+                               column_labels={c: XPT_LABELS.get(c) for c in df.columns})
         _stamp_xpt_header(path, cut)
         names.append(path.name)
     return names

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -121,7 +121,7 @@ def _insert_version_rows(con, version, ard_v, km_v, lineage, exclusions, meta, r
     with transaction(con):
         con.execute(
             "INSERT INTO results.versions VALUES (?, ?, 'published', ?, ?, ?, ?, ?, ?)",
-            [version, datetime.now(timezone.utc).replace(tzinfo=None), meta["code_version"],
+            [version, datetime.fromisoformat(meta["created"].rstrip("Z")), meta["code_version"],
              json.dumps(meta["parameters"], sort_keys=True), meta["input_hash"], meta.get("run_id"),
              meta.get("flow_run_id"), report_path])
         for table, frame in (("results.lineage", lineage_df), ("results.ard", ard_v),

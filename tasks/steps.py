@@ -34,11 +34,23 @@ def start_run(settings: Settings, flow_run_id: str | None) -> str:
     """Create the schemas if needed and register the run in audit.runs; returns the run id."""
     load_policy(settings.policy_file)  # a broken policy file stops the run before any work
     run_id = flow_run_id or uuid.uuid4().hex
+    remove_stale_work_folders(settings.results_dir)
     with connect(settings.db_path) as con:
         create_schemas(con, settings.sql_dir)
+        # the caller holds the database: a run still marked 'running' was killed
+        con.execute("UPDATE audit.runs SET status = 'crashed', finished_at = ?, "
+                    "message = 'the run ended without finishing (killed?)' WHERE status = 'running'", [_now()])
         con.execute("INSERT INTO audit.runs VALUES (?, ?, ?, NULL, 'running', NULL, NULL, ?)",
                     [run_id, flow_run_id, _now(), json.dumps(settings.analysis_parameters(), sort_keys=True)])
     return run_id
+
+
+def remove_stale_work_folders(results_dir: Path) -> None:
+    """Temporary folders left by a killed run (`.tmp-<version>-<pid>`, `.gx-<run>`); never a published one."""
+    if Path(results_dir).is_dir():
+        for p in Path(results_dir).iterdir():
+            if p.is_dir() and p.name.startswith((".tmp-", ".gx-")):
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def finish_run(settings: Settings, run_id: str, status: str, version: str | None, message: str) -> None:

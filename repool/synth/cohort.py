@@ -16,7 +16,7 @@ import pandas as pd
 from repool.synth import adverse, outcomes
 from repool.synth.baseline import baseline
 from repool.synth.outcomes import DAYS_PER_MONTH, OS_SHAPE, OS_SHAPE_DEFAULT
-from repool.synth.stats import cox_binary_efron, km_median
+from repool.synth.stats import cox_binary_efron, km_median, km_median_ci
 from repool.synth.targets import FIRST, LATER, OS_HR, OS_MEDIAN, RFS_HR, GroupTargets, scaled
 
 FIRST_LABEL, LATER_LABEL = "First salvage", "Second or later salvage"
@@ -121,8 +121,8 @@ def _os_ok(pt: pd.DataFrame, obs: np.ndarray, dead: np.ndarray, groups: dict[str
 
 
 def _rfs_ok(rfs: outcomes.Rfs, later: np.ndarray, first_mask: np.ndarray, groups: dict[str, GroupTargets]) -> bool:
-    """Pooled RFS close to publication: group medians, HR, a Wald p between 0.05 and 0.10,
-    130-150 events."""
+    """Pooled RFS close to publication: group medians with estimable CIs, HR, a Wald p between
+    0.05 and 0.10, 130-150 events."""
     r = rfs.rfs_days >= 0
     sel = r & (first_mask | later)
     months = rfs.rfs_days / DAYS_PER_MONTH
@@ -130,6 +130,8 @@ def _rfs_ok(rfs: outcomes.Rfs, later: np.ndarray, first_mask: np.ndarray, groups
         m = km_median(months[r & mask], rfs.rfs_event[r & mask])
         if label in groups and not abs(m - groups[label].rfs_median) <= 0.15:
             return False
+        if not np.isfinite(km_median_ci(months[r & mask], rfs.rfs_event[r & mask])[1]):
+            return False  # the published CIs are all estimable
     cox = cox_binary_efron(months[sel], rfs.rfs_event[sel], later[sel])
     return (abs(cox["hr"] - RFS_HR[0]) <= 0.025 and 0.06 <= cox["p"] <= 0.08
             and 130 <= rfs.rfs_event[sel].sum() <= 150)

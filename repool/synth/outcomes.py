@@ -30,7 +30,7 @@ class OsShape:
     long_fraction: float
 
 
-OS_SHAPE = {"First salvage": OsShape(1.5, 0.25), "Second or later salvage": OsShape(1.1, 0.25)}
+OS_SHAPE = {"First salvage": OsShape(1.1, 0.33), "Second or later salvage": OsShape(0.8, 0.17)}
 OS_SHAPE_DEFAULT = OsShape(1.2, 0.2)
 
 

@@ -72,3 +72,29 @@ def cox_binary_efron(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> dict
     p = math.erfc(abs(z) / math.sqrt(2))
     return {"hr": math.exp(beta), "lcl": math.exp(beta - 1.959964 * se),
             "ucl": math.exp(beta + 1.959964 * se), "p": p}
+
+
+def km_median_ci(time: np.ndarray, event: np.ndarray, z: float = 1.959964) -> tuple[float, float]:
+    """Brookmeyer-Crowley 95% CI of the KM median on the log-log scale: lower = the first event
+    time whose pointwise interval contains 0.5, upper = the event time after the last one whose
+    interval contains 0.5 (inf when there is none, i.e. not estimable)."""
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    uniq, inverse = np.unique(time, return_inverse=True)
+    n_at = np.bincount(inverse, minlength=len(uniq))
+    d_at = np.bincount(inverse, weights=event, minlength=len(uniq))
+    at_risk = len(time) - np.concatenate([[0], np.cumsum(n_at)[:-1]])
+    has = d_at > 0
+    t, d, r = uniq[has], d_at[has], at_risk[has]
+    surv = np.cumprod(1.0 - d / r)
+    greenwood = np.cumsum(d / (r * np.maximum(r - d, 1e-12)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglog = np.log(-np.log(surv))
+        se = np.sqrt(greenwood) / np.abs(np.log(surv))
+        lower_s = np.exp(-np.exp(loglog + z * se))
+        upper_s = np.exp(-np.exp(loglog - z * se))
+    inside = np.flatnonzero((lower_s <= 0.5) & (upper_s >= 0.5))
+    if len(inside) == 0:
+        return float("nan"), float("nan")
+    after = inside[-1] + 1
+    return float(t[inside[0]]), float(t[after]) if after < len(t) else float("inf")

@@ -43,14 +43,10 @@ class DeliveryRejected(Exception):
     def __init__(self, study: str, delivery_id: str, failures: list[dict]):
         self.study, self.delivery_id, self.failures = study, delivery_id, failures
         first = failures[0] if failures else {}
-        where = ", ".join(
-            f"{k} {first[k]}" for k in ("file", "row", "column") if first.get(k) not in (None, "")
-        )
+        where = "".join(f" {k} {first[k]}" for k in ("file", "row", "column") if first.get(k) not in (None, ""))
         more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
-        super().__init__(
-            f"delivery {study}@{delivery_id} rejected: {first.get('reason', '?')} at {where or 'delivery'}: "
-            f"{first.get('message', '')}{more}"
-        )
+        super().__init__(f"{study}@{delivery_id} REJECTED: {first.get('reason', '?')} in{where or ' delivery'}: "
+                         f"{first.get('message', '')}{more}")
 
 
 def failure(study: str, delivery_id: str, reason: str, message: str, *, file: str | None = None,

@@ -15,7 +15,7 @@ import pandera.pandas as pa
 from schemas.pooled import POOLED_MODELS
 from schemas.sources import BUILTIN_REASONS, SOURCE_DATASETS, build_source_schema
 from tasks.db import render_sql, study_slug
-from tasks.ingest import Delivery, failure
+from tasks.ingest import Delivery, DeliveryRejected, failure
 from tasks.policy import ACTION_TAKEN, SEVERITY, Policy
 
 MAX_CASES_PER_CHECK = 1000  # per file and check; beyond that one summary record says how many more
@@ -44,9 +44,7 @@ class Outcome:
     def summary(self) -> str:
         if self.rejected:
             first = next(f for f in self.failures if f["action"] == "reject")
-            return (f"{self.delivery.label} REJECTED: {first['reason']} in {first.get('file') or 'delivery'}"
-                    f"{'' if first.get('row') is None else ' row ' + str(first['row'])}"
-                    f"{'' if not first.get('column') else ' column ' + first['column']}: {first['message']}")
+            return str(DeliveryRejected(self.delivery.study, self.delivery.delivery_id, [first]))
         q = len(self.quarantined)
         w = sum(f["action"] == "warn" for f in self.failures)
         return f"{self.delivery.label} accepted ({q} subject(s) quarantined, {w} warning(s))"

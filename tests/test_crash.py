@@ -208,8 +208,6 @@ def test_a_crash_between_commit_and_rename_is_recovered(prefect_harness, tmp_pat
     """The one window a kill can leave a listed version without its folder: the commit is done, the
     temporary folder not yet renamed (a SIGKILL leaves it as `.tmp-<version>-<pid>`). The next run sees
     the version, rebuilds the folder from the stored rows and says up to date."""
-    import shutil
-
     import pandas as pd
 
     from flows.repool_flow import repool

@@ -10,8 +10,8 @@ import math
 import numpy as np
 
 
-def km_curve(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct event times and the Kaplan-Meier survival just after each."""
+def _km_steps(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct event times, deaths and numbers at risk there."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=bool)
     uniq, inverse = np.unique(time, return_inverse=True)
@@ -19,8 +19,13 @@ def km_curve(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarra
     d_at = np.bincount(inverse, weights=event, minlength=len(uniq))
     at_risk = len(time) - np.concatenate([[0], np.cumsum(n_at)[:-1]])
     has_event = d_at > 0
-    surv = np.cumprod(1.0 - d_at[has_event] / at_risk[has_event])
-    return uniq[has_event], surv
+    return uniq[has_event], d_at[has_event], at_risk[has_event]
+
+
+def km_curve(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct event times and the Kaplan-Meier survival just after each."""
+    t, d, r = _km_steps(time, event)
+    return t, np.cumprod(1.0 - d / r)
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
@@ -78,14 +83,7 @@ def km_median_ci(time: np.ndarray, event: np.ndarray, z: float = 1.959964) -> tu
     """Brookmeyer-Crowley 95% CI of the KM median on the log-log scale: lower = the first event
     time whose pointwise interval contains 0.5, upper = the event time after the last one whose
     interval contains 0.5 (inf when there is none, i.e. not estimable)."""
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=bool)
-    uniq, inverse = np.unique(time, return_inverse=True)
-    n_at = np.bincount(inverse, minlength=len(uniq))
-    d_at = np.bincount(inverse, weights=event, minlength=len(uniq))
-    at_risk = len(time) - np.concatenate([[0], np.cumsum(n_at)[:-1]])
-    has = d_at > 0
-    t, d, r = uniq[has], d_at[has], at_risk[has]
+    t, d, r = _km_steps(time, event)
     surv = np.cumprod(1.0 - d / r)
     greenwood = np.cumsum(d / (r * np.maximum(r - d, 1e-12)))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -17,7 +17,7 @@ import math
 import duckdb
 import pandas as pd
 
-from tasks.ard import ARD_KEY
+from tasks.ard import ARD_COLUMNS, ARD_KEY
 
 ARD_DIFF_COLUMNS = ARD_KEY + ["old", "new", "change", "difference"]
 LINEAGE_DIFF_COLUMNS = ["study", "old_delivery_id", "new_delivery_id", "change", "files_changed"]
@@ -29,23 +29,13 @@ _NULL = "\x00<NULL>"  # stands in for a NULL key part while joining (sorts befor
 # ------------------------------------------------------------------------------------------------
 
 
-def read_version_ard(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
-    """A version's ARD rows (key columns and stat) as stored."""
-    return con.execute(
-        "SELECT " + ", ".join(ARD_KEY) + ", stat FROM results.ard WHERE result_version = ? ORDER BY rowid",
-        [version]).df()
-
-
-def read_version_lineage(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
-    """A version's lineage rows: study, delivery_id, file, sha256, rows."""
-    return con.execute(
-        "SELECT study, delivery_id, file, sha256, rows FROM results.lineage WHERE result_version = ? "
-        "ORDER BY study, file", [version]).df()
+# the stored rows are read by publish, which owns results.*
+from tasks.publish import read_version_ard, read_version_lineage  # noqa: E402
 
 
 def read_version(con: duckdb.DuckDBPyConnection, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(ARD rows, lineage rows) of a stored version."""
-    return read_version_ard(con, version), read_version_lineage(con, version)
+    """(ARD rows without the version column, lineage rows) of a stored version."""
+    return read_version_ard(con, version)[ARD_COLUMNS], read_version_lineage(con, version)
 
 
 def read_version_info(con: duckdb.DuckDBPyConnection, version: str) -> dict | None:

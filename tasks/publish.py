@@ -138,6 +138,12 @@ def read_version_ard(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFra
     return con.execute("SELECT * FROM results.ard WHERE result_version = ? ORDER BY rowid", [version]).df()
 
 
+def read_version_lineage(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame:
+    """A version's lineage rows: study, delivery_id, file, sha256, rows."""
+    return con.execute("SELECT study, delivery_id, file, sha256, rows FROM results.lineage WHERE result_version = ? "
+                       "ORDER BY study, file", [version]).df()
+
+
 def latest_version(con: duckdb.DuckDBPyConnection) -> str | None:
     rows = con.execute("SELECT result_version FROM results.versions ORDER BY created_at DESC, result_version LIMIT 1").fetchall()
     return rows[0][0] if rows else None

@@ -287,8 +287,7 @@ def rebuild_version_folder(settings: Settings, version: str) -> Path:
                          [version]).df()
         v = con.execute("SELECT code_version, parameters, input_hash, run_id, flow_run_id, created_at FROM results.versions "
                         "WHERE result_version = ?", [version]).fetchall()[0]
-        lineage = con.execute("SELECT study, delivery_id, file, sha256, rows FROM results.lineage WHERE result_version = ? "
-                              "ORDER BY study, file", [version]).df().to_dict("records")
+        lineage = publish.read_version_lineage(con, version).to_dict("records")
         exclusions = con.execute("SELECT study, delivery_id, subject, reason, file, row FROM results.exclusions "
                                  "WHERE result_version = ?", [version]).df().to_dict("records")
     meta = {"result_version": version, "created": v[5].isoformat(timespec="seconds") + "Z", "code_version": v[0],

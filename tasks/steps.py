@@ -94,10 +94,11 @@ class DeliveryResult:
                 for s, subj, r, row, f in validate.Outcome(self.delivery, self.failures).quarantined]
 
 
-def _record_rejection(settings: Settings, run_id: str, flow_run_id, result: DeliveryResult) -> None:
-    policy = load_policy(settings.policy_file)
-    failures = validate.apply_policy(result.failures, policy)
-    for f in failures:  # structural faults refuse the delivery whatever the policy says of warnings
+def _apply_ingest_policy(settings: Settings, result: DeliveryResult) -> None:
+    """Actions for failures found at ingest. A file that cannot be loaded (manifest, encoding, header,
+    unreadable) refuses the delivery whatever the policy file says: there is nothing to pool from it."""
+    failures = validate.apply_policy(result.failures, load_policy(settings.policy_file))
+    for f in failures:
         if f["reason"].startswith(("manifest_", "unreadable", "encoding", "missing_column")):
             f.update(action="reject", severity=SEVERITY["reject"], action_taken=ACTION_TAKEN["reject"])
     result.failures = failures
@@ -115,7 +116,7 @@ def ingest_delivery(settings: Settings, run_id: str, flow_run_id: str | None, de
     except DeliveryRejected as exc:
         result.failures = exc.failures
         result.message = str(exc)
-        _record_rejection(settings, run_id, flow_run_id, result)
+        _apply_ingest_policy(settings, result)
         _write_delivery_audit(settings, run_id, flow_run_id, result, "rejected")
     return result
 

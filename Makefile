@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) data/repool.duckdb* data/results

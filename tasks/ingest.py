@@ -7,7 +7,6 @@ number in the file, so every later failure can name its source row.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from repool.hashing import sha256_of
 from schemas.sources import FORMATS, SOURCE_DATASETS
 from tasks.db import quote_ident, study_slug
 
@@ -86,14 +86,6 @@ def discover_deliveries(deliveries_dir: Path, pinned: dict[str, str] | None = No
     if unknown:
         raise FileNotFoundError(f"pinned studies without deliveries: {sorted(unknown)}")
     return found
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_manifest(delivery_dir: Path) -> Delivery:

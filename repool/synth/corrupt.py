@@ -9,12 +9,14 @@ rule, value.
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
+from repool.hashing import sha256_of
 from repool.synth import formats
 from repool.synth.cohort import DEFAULT_PLANS, DEFAULT_SEED
 
@@ -305,7 +307,7 @@ def _fault_wrong_encoding_utf16(folder: Path, fmt: str, cut: str) -> dict:
 
 def _fault_sha256(manifest: dict, folder: Path, fmt: str) -> dict:
     name = SUBJECT_FILE[fmt]
-    wrong = formats.hashlib.sha256(b"transfer interrupted").hexdigest()
+    wrong = hashlib.sha256(b"transfer interrupted").hexdigest()
     manifest["files"][name]["sha256"] = wrong
     return {"file": name, "row": None, "column": "sha256", "value": wrong}
 
@@ -382,7 +384,7 @@ def _manifest_without_row_count(folder: Path, study: str, delivery_id: str, fmt:
     m = formats.manifest_dict(folder, study, delivery_id, fmt, [n for n in names if n != "patients.csv"])
     path = folder / "patients.csv"
     rows = path.read_bytes().decode("utf-16").count("\n") - 1
-    m["files"]["patients.csv"] = {"sha256": formats.file_sha256(path), "rows": rows}
+    m["files"]["patients.csv"] = {"sha256": sha256_of(path), "rows": rows}
     m["files"] = dict(sorted(m["files"].items()))
     return m
 

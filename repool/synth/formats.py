@@ -5,13 +5,14 @@ Each writer takes the canonical tables of ONE study (`patients` with a `subj`/`s
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from repool.hashing import sha256_of
 
 SAS_EPOCH = np.datetime64("1960-01-01", "D")
 FORMAT_FILES = {
@@ -66,14 +67,6 @@ PRIOR_THERAPIES_206 = ["GMALL-Rezidivprotokoll", "Hochdosis-Ara-C (Zytostatika-T
 
 
 # --------------------------------------------------------------------------- helpers
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def count_rows(path: Path) -> int:
     """Data rows of a delivered file (CSV: lines after the header)."""
     if path.suffix == ".csv":
@@ -94,7 +87,7 @@ def count_rows(path: Path) -> int:
 
 def manifest_dict(folder: Path, study: str, delivery_id: str, fmt: str, names: list[str]) -> dict:
     """The manifest of the files present in `folder` (sha256 and data rows per file)."""
-    files = {name: {"sha256": file_sha256(folder / name), "rows": count_rows(folder / name)}
+    files = {name: {"sha256": sha256_of(folder / name), "rows": count_rows(folder / name)}
              for name in sorted(names)}
     return {"study": study, "delivery_id": delivery_id, "data_cut": delivery_id, "format": fmt, "files": files}
 

@@ -83,7 +83,7 @@ CSV_LEGACY = {
         Col("RESPONSE", "code", codes=("CR", "CRh*", "CRi", "BFHM", "PR", "NR", "NE")),
         Col("MRD", "code", codes=("neg", "pos"), nullable=True),
         Col("ASSESS_DATE", "date_de", nullable=True),
-    ), subject="PATNR", unique_together=("PATNR", "CYCLE")),
+    ), subject="PATNR"),  # one row per assessment: a cycle may hold several
     "relapse.csv": SourceDataset("csv-legacy", "relapse.csv", (
         Col("PATNR", "int_text", unique=True),
         Col("RELAPSE_DATE", "date_de"),

@@ -126,3 +126,20 @@ def test_failures_are_appended_to_the_audit_never_overwritten(tmp_path):
     assert rows[0][1:] == ("MT103-206", "2013-06-30", "patients.csv", 2, "AGE", "age_range", "150", "error",
                            "subject quarantined")
     assert q == 2
+
+
+def test_remission_dates_are_checked_and_cycles_may_hold_several_assessments(tmp_path):
+    root = tmp_path / "data"
+    d = write_csv_legacy(root, **{
+        "response.csv": ("PATNR;CYCLE;RESPONSE;MRD;ASSESS_DATE", [
+            "1;1;CRh*;pos;01.03.2012", "1;1;CR;neg;15.03.2012", "1;2;CR;neg;12.04.2012",  # two in cycle 1
+            "2;1;NR;;12.04.2012", "3;1;NE;;",
+            "4;1;CRi;;", "4;2;CRi;pos;10.07.2012"]),  # a remission without its date
+        "relapse.csv": ("PATNR;RELAPSE_DATE", ["1;01.02.2012"]),  # before the remission of 01.03.2012
+    })
+    r = _ingest_and_validate(root, d)
+    assert r.accepted
+    found = {(f["file"], f["row"], f["column"], f["reason"], f["subject"]) for f in r.failures}
+    assert ("response.csv", 6, "ASSESS_DATE", "missing_value", "MT103-206-4") in found
+    assert ("relapse.csv", 1, "RELAPSE_DATE", "negative_time", "MT103-206-1") in found
+    assert sorted(q["subject"] for q in r.quarantined) == ["MT103-206-1", "MT103-206-4"]

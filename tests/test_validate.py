@@ -143,3 +143,17 @@ def test_remission_dates_are_checked_and_cycles_may_hold_several_assessments(tmp
     assert ("response.csv", 6, "ASSESS_DATE", "missing_value", "MT103-206-4") in found
     assert ("relapse.csv", 1, "RELAPSE_DATE", "negative_time", "MT103-206-1") in found
     assert sorted(q["subject"] for q in r.quarantined) == ["MT103-206-1", "MT103-206-4"]
+
+
+def test_parquet_best_response_without_a_value_is_quarantined(tmp_path):
+    root = tmp_path / "data"
+    p = write_parquet_adam(root)
+    adrs = pd.read_parquet(p / "adrs.parquet")
+    adrs.loc[2, "avalc"] = None  # row 3: the BOR of subject 11-2
+    adrs.to_parquet(p / "adrs.parquet", index=False)
+    write_manifest(p, "00103311", "2016-01-04", "parquet-adam")
+    r = _ingest_and_validate(root, p)
+    assert r.accepted
+    assert [(f["file"], f["row"], f["column"], f["reason"]) for f in r.failures] == [
+        ("adrs.parquet", 3, "avalc", "missing_value")]
+    assert [q["subject"] for q in r.quarantined] == ["00103311-11-2"]

@@ -168,7 +168,8 @@ def assert_latin1_text(delivery: Delivery, file: str) -> None:
 
 
 def assert_csv_header(delivery: Delivery, file: str) -> list[dict]:
-    """The first line must be exactly the spec's columns joined by ';'. Returns warnings for extras."""
+    """The first line must be exactly the spec's columns joined by ';' in order. A missing column
+    refuses the delivery; extra columns and a different order come back as failures for the policy."""
     with open(delivery.path / file, "rb") as fh:
         header = fh.readline().decode("latin-1").rstrip("\r\n").split(";")
     expected = SOURCE_DATASETS[delivery.format][file].column_names
@@ -180,9 +181,14 @@ def assert_csv_header(delivery: Delivery, file: str) -> list[dict]:
             failure(delivery.study, delivery.delivery_id, "missing_column",
                     f"{file} lacks column {c}; header is {';'.join(header)}", file=file, sha256=sha, column=c)
             for c in missing])
-    return [failure(delivery.study, delivery.delivery_id, "extra_column",
-                    f"{file} has column {c} beyond the contract (ignored)", file=file, sha256=sha, column=c)
-            for c in extra]
+    warnings = [failure(delivery.study, delivery.delivery_id, "extra_column",
+                        f"{file} has column {c} beyond the contract (ignored)", file=file, sha256=sha, column=c)
+                for c in extra]
+    if [c for c in header if c in expected] != expected:
+        warnings.append(failure(delivery.study, delivery.delivery_id, "column_order",
+                                f"{file} header order {';'.join(header)} differs from {';'.join(expected)} "
+                                "(columns are read by name)", file=file, sha256=sha, row=None))
+    return warnings
 
 
 def _load_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:

@@ -157,3 +157,14 @@ def test_parquet_best_response_without_a_value_is_quarantined(tmp_path):
     assert [(f["file"], f["row"], f["column"], f["reason"]) for f in r.failures] == [
         ("adrs.parquet", 3, "avalc", "missing_value")]
     assert [q["subject"] for q in r.quarantined] == ["00103311-11-2"]
+
+
+def test_reordered_csv_header_is_recorded_by_its_own_rule(tmp_path):
+    root = tmp_path / "data"
+    cols = PATIENTS_HEADER.split(";")
+    order = [0, 2, 1] + list(range(3, len(cols)))  # AGE before SEX
+    rows = [";".join(r.split(";")[i] for i in order) for r in GOOD_PATIENTS]
+    d = write_csv_legacy(root, **{"patients.csv": (";".join(cols[i] for i in order), rows)})
+    r = _ingest_and_validate(root, d)
+    assert r.accepted and not r.quarantined
+    assert [(f["file"], f["reason"], f["action"]) for f in r.failures] == [("patients.csv", "column_order", "warn")]

@@ -103,10 +103,13 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
 
 
 def _completed(version, status, message, settings, run_id, refused, results, folder=None):
-    quarantined = sum(len(r.quarantined) for r in results)
+    excluded = [q for r in results for q in r.quarantined]
+    quarantined = len(excluded)
     report = str(Path(folder or settings.results_dir / version) / "report.html")
     data = {"run_id": run_id, "status": status, "version": version, "report": report, "message": message,
-            "refused": [r.message for r in refused], "quarantined": quarantined}
+            "refused": [r.message for r in refused], "quarantined": quarantined,
+            "quarantine": [f"{q['study']}@{q['delivery_id']} subject {q['subject']}: {q['reason']} in {q['file']}"
+                           f" row {q['row']} column {q['column']}" for q in excluded]}
     if refused or quarantined:
         notes = [f"{len(refused)} delivery(ies) refused"] if refused else []
         notes += [f"{quarantined} subject(s) quarantined"] if quarantined else []

@@ -59,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     for line in data.get("refused", []):
         print(f"repool: refused delivery: {line}", file=sys.stderr)
     if data.get("quarantined"):
-        print(f"repool: {data['quarantined']} subject(s) quarantined (see `repool audit --run {data['run_id']}`)",
+        print(f"repool: {data['quarantined']} subject(s) quarantined (see `repool audit --run {data['run_id']}`):",
               file=sys.stderr)
+        for line in data.get("quarantine", [])[:20]:
+            print(f"repool:   {line}", file=sys.stderr)
     print(f"repool: {data['message']}", file=sys.stderr)
     print(f"version: {data['version']}")
     print(f"report: {data['report']}")

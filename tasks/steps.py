@@ -90,8 +90,9 @@ class DeliveryResult:
     def quarantined(self) -> list[dict]:
         if not self.delivery:
             return []
-        return [{"study": s, "delivery_id": self.delivery_id, "subject": subj, "reason": r, "row": row, "file": f}
-                for s, subj, r, row, f in validate.Outcome(self.delivery, self.failures).quarantined]
+        return [{"study": s, "delivery_id": self.delivery_id, "subject": subj, "reason": r, "row": row, "file": f,
+                 "column": col}
+                for s, subj, r, row, f, col in validate.Outcome(self.delivery, self.failures).quarantined]
 
 
 def _apply_ingest_policy(settings: Settings, result: DeliveryResult) -> None:

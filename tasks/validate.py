@@ -33,12 +33,12 @@ class Outcome:
         return any(f["action"] == "reject" for f in self.failures)
 
     @property
-    def quarantined(self) -> list[tuple[str, str, str, int | None, str | None]]:
-        """(study, subject, reason, row, file) of every subject set aside, first reason per subject."""
+    def quarantined(self) -> list[tuple[str, str, str, int | None, str | None, str | None]]:
+        """(study, subject, reason, row, file, column) of every subject set aside, first reason per subject."""
         seen: dict[str, tuple] = {}
         for f in self.failures:
             if f["action"] == "quarantine" and f.get("subject") and f["subject"] not in seen:
-                seen[f["subject"]] = (f["study"], f["subject"], f["reason"], f.get("row"), f.get("file"))
+                seen[f["subject"]] = (f["study"], f["subject"], f["reason"], f.get("row"), f.get("file"), f.get("column"))
         return list(seen.values())
 
     def summary(self) -> str:

@@ -208,10 +208,27 @@ def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, fram
         from tasks.gx_checkpoint import run_gx_checkpoint
 
         gx = run_gx_checkpoint(frames, Path(docs_dir), run_name=run_id)
+        warnings += validate.apply_policy(failures_from_gx(gx), policy)
     with connect(settings.db_path) as con:
         validate.record_failures(con, run_id, flow_run_id, contract + warnings)
     return {"contract_failures": contract, "warnings": warnings, "gx": gx,
             "ok": not contract and (gx is None or gx.get("success", False))}
+
+
+def failures_from_gx(summary: dict) -> list[dict]:
+    """Failed great-expectations expectations as audit records (one per expectation, with counts)."""
+    records = []
+    for name, ds in sorted(summary.get("datasets", {}).items()):
+        for f in ds.get("failed", []):
+            column = f.get("column")
+            column = ", ".join(column) if isinstance(column, list) else column
+            examples = f.get("partial_unexpected_list") or []
+            records.append(ingest.failure(
+                None, None, "gx_expectation",
+                f"pooled.{name}: {f['expectation']} failed ({f.get('unexpected_count')} unexpected"
+                f"{', e.g. ' + ', '.join(map(str, examples[:3])) if examples else ''})",
+                file=f"pooled.{name}", column=column, value=f.get("unexpected_count"), check=f["expectation"]))
+    return records
 
 
 # ------------------------------------------------------------------------------------------------

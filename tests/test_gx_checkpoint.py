@@ -270,3 +270,17 @@ def test_offline_index_still_lists_every_validation(broken_run, tmp_path):
         assert f'<a href="validations/pooled_{name}/v0002/' in validations
         assert f'<a href="expectations/pooled_{name}.html">pooled_{name}</a>' in suites
     assert validations.count("Failed</a>") == 2 and validations.count("Success</a>") == 2  # adsl, adtte broken
+
+
+def test_failed_expectations_become_audit_records():
+    from tasks.steps import failures_from_gx
+
+    summary = {"success": False, "datasets": {
+        "adsl": {"success": False, "evaluated": 3, "failed": [
+            {"expectation": "expect_column_values_to_be_between", "column": "AGE", "unexpected_count": 1,
+             "partial_unexpected_list": [12]}]},
+        "adtte": {"success": True, "evaluated": 2, "failed": []}}}
+    (rec,) = failures_from_gx(summary)
+    assert (rec["file"], rec["column"], rec["reason"], rec["check"], rec["value"]) == (
+        "pooled.adsl", "AGE", "gx_expectation", "expect_column_values_to_be_between", "1")
+    assert "e.g. 12" in rec["message"]

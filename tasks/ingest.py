@@ -241,19 +241,20 @@ def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: st
         if delivery.format == "csv-legacy":
             assert_latin1_text(delivery, file)
             warnings += assert_csv_header(delivery, file)
-        if not _already_loaded(con, study, did, file, meta["sha256"], table):
+        loaded_before = _already_loaded(con, study, did, file, meta["sha256"], table)
+        if not loaded_before:
             try:
                 LOADERS[delivery.format](con, table, path)
             except Exception as exc:  # the reader's own message names the line/byte where it can
                 raise DeliveryRejected(study, did, [failure(
                     study, did, "unreadable_file", f"{file} cannot be read as {delivery.format}: {exc}".splitlines()[0],
                     file=file, sha256=meta["sha256"])]) from exc
-            rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        if not loaded_before:
             con.execute(
                 "INSERT INTO audit.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, study, did, file, meta["sha256"], rows, table, datetime.now(timezone.utc).replace(tzinfo=None)],
             )
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         if meta.get("rows") is not None and int(meta["rows"]) != rows:
             raise DeliveryRejected(study, did, [failure(
                 study, did, "manifest_rows", f"{file} has {rows} data rows, manifest says {meta['rows']}",

@@ -2,9 +2,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export GX_ANALYTICS_ENABLED := false
-export DO_NOT_TRACK := 1
 
 .PHONY: install run test bench clean
 

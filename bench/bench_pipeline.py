@@ -44,7 +44,7 @@ def main() -> int:
     import pandas as pd
 
     from repool.settings import Settings
-    from tasks import steps
+    from repool.tasks import steps
 
     out = args.out or Path(tempfile.mkdtemp(prefix="repool-bench-pipeline-"))
     print(f"data: {out}")
@@ -110,7 +110,7 @@ def main() -> int:
     steps.finish_run(settings, run2, "up-to-date", same["version"], "bench")
     second_pass = time.perf_counter() - t_again
 
-    from tasks.db import connect
+    from repool.tasks.db import connect
 
     with connect(settings.db_path, read_only=True) as con:
         reloaded = con.execute("SELECT count(*) FROM audit.load_log WHERE run_id = ?", [run2]).fetchall()[0][0]

@@ -22,12 +22,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from repool import OFFLINE_ENV
 from repool.settings import Settings
 
-EVENT = "repool.delivery.arrived"
+from repool.tasks.watch import EVENT  # noqa: E402  (one home: the watcher)
 REPOOL_DEPLOYMENT = "daily"
 WATCH_DEPLOYMENT = "poll"
-QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false"}
+QUIET_ENV = OFFLINE_ENV
 
 
 def _say(msg: str) -> None:
@@ -57,8 +58,8 @@ def build_deployments(settings: Settings, cron: str = "0 6 * * *", watch_interva
     from prefect.events import DeploymentEventTrigger
     from prefect.types.entrypoint import EntrypointType
 
-    from flows.repool_flow import repool
-    from flows.watch_flow import watch_deliveries
+    from repool.flows.repool_flow import repool
+    from repool.flows.watch_flow import watch_deliveries
 
     paths = {"data_dir": str(settings.data_dir), "db": str(settings.db_path),
              "results_dir": str(settings.results_dir)}

@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 
 from repool.settings import Settings
-from tasks.watch import EVENT, event_resource, find_new_deliveries, load_seen, save_seen
+from repool.tasks.watch import EVENT, event_resource, find_new_deliveries, load_seen, save_seen
 
 
 @flow(name="watch-deliveries", log_prints=True)

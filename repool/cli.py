@@ -11,10 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-# Nothing we run may call outside the machine.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+import repool  # noqa: F401  (switches analytics off before anything else is imported)
 
 
 def _common_paths(p: argparse.ArgumentParser) -> None:
@@ -38,6 +35,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _common_paths(r)
     r.add_argument("--pin", action="append", default=[], metavar="STUDY=DELIVERY",
                    help="pool this delivery of a study instead of the newest (repeatable)")
+    r.add_argument("--alpha", type=float, help="1 - confidence level of every interval (default 0.05: 95%%)")
     r.set_defaults(handler="repool.commands:run")
 
     v = sub.add_parser("versions", help="list published result versions")

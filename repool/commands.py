@@ -27,24 +27,25 @@ def _parse_pins(pins: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `repool` flow (Prefect's ephemeral API unless PREFECT_API_URL points at a server)."""
-    settings = settings_from(args)
+    settings = settings_from(args, alpha=args.alpha)
     pins = _parse_pins(args.pin)
     print(f"repool: pooling deliveries under {settings.deliveries_dir}", file=sys.stderr)
     print(f"repool: database {settings.db_path}, results {settings.results_dir}", file=sys.stderr)
     if not os.environ.get("PREFECT_API_URL"):
         print("repool: using Prefect's ephemeral API (set PREFECT_API_URL to use a server)", file=sys.stderr)
-    from tasks.db import DatabaseBusy, connect
+    from repool.tasks.db import DatabaseBusy, connect
 
     try:  # fail fast, before Prefect starts, when another process holds the database
         connect(settings.db_path).close()
     except DatabaseBusy as exc:
         print(f"repool: refused: {exc}", file=sys.stderr)
         return 3
-    from flows.repool_flow import repool  # Prefect import costs seconds: only when running
+    from repool.flows.repool_flow import repool  # Prefect import costs seconds: only when running
 
     try:
         state = repool(data_dir=str(settings.data_dir), db=str(settings.db_path),
-                       results_dir=str(settings.results_dir), pins=pins or None, return_state=True)
+                       results_dir=str(settings.results_dir), pins=pins or None, alpha=settings.alpha,
+                       return_state=True)
     except DatabaseBusy as exc:
         print(f"repool: refused: {exc}", file=sys.stderr)
         return 3
@@ -77,13 +78,13 @@ def _state_data(state) -> dict:
 
 
 def _open_ro(settings: Settings):
-    from tasks.db import connect
+    from repool.tasks.db import connect
 
     return connect(settings.db_path, read_only=True)
 
 
 def _resolve_version(con, version: str | None) -> str:
-    from tasks.publish import latest_version, version_exists
+    from repool.tasks.publish import latest_version, version_exists
 
     v = version or latest_version(con)
     if v is None:
@@ -112,34 +113,34 @@ def versions(args: argparse.Namespace) -> int:
 
 
 def _read_version_ard(args: argparse.Namespace):
-    """(version, ARD) of the version asked for, or of the latest one."""
-    from tasks.publish import read_version_ard
+    """(version, ARD, parameters) of the version asked for, or of the latest one."""
+    from repool.tasks.publish import read_version_ard, read_version_parameters
 
     with _open_ro(settings_from(args)) as con:
         v = _resolve_version(con, args.version)
-        return v, read_version_ard(con, v)
+        return v, read_version_ard(con, v), read_version_parameters(con, v)
 
 
 def show(args: argparse.Namespace) -> int:
-    from tasks.display import render_text
+    from repool.tasks.render.display import level_of, render_text
 
-    v, ard = _read_version_ard(args)
+    v, ard, parameters = _read_version_ard(args)
     print(f"result version {v}\n")
-    print(render_text(ard, args.table))
+    print(render_text(ard, args.table, level_of(parameters)))
     return 0
 
 
 def reproduce(args: argparse.Namespace) -> int:
-    from tasks.reproduce import compare_with_publication, render_reproduction_text
+    from repool.tasks.render.reproduce import compare_with_publication, render_reproduction_text
 
-    v, ard = _read_version_ard(args)
+    v, ard, _parameters = _read_version_ard(args)
     print(f"result version {v}: published figures (Topp et al. 2021) beside ours\n")
     print(render_reproduction_text(compare_with_publication(ard)))
     return 0
 
 
 def audit(args: argparse.Namespace) -> int:
-    from tasks.audit_report import render_audit
+    from repool.tasks.render.audit_report import render_audit
 
     settings = settings_from(args)
     with _open_ro(settings) as con:
@@ -148,7 +149,7 @@ def audit(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from tasks.diff import render_diff
+    from repool.tasks.render.diff import render_diff
 
     settings = settings_from(args)
     with _open_ro(settings) as con:
@@ -158,12 +159,12 @@ def diff(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from deployments.serve import serve_repool
+    from repool.deployments.serve import serve_repool
 
     return serve_repool(settings_from(args), cron=args.cron, watch_interval=args.watch_interval)
 
 
 def server(args: argparse.Namespace) -> int:
-    from deployments.serve import start_server
+    from repool.deployments.serve import start_server
 
     return start_server(port=args.port)

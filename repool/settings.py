@@ -4,10 +4,14 @@ Nothing deep inside the pipeline reads the environment or a global: a `Settings`
 (by the CLI or a test) and passed in.
 
 Environment overrides:
-    REPOOL_DATA_DIR      data root holding `deliveries/<STUDY>/<DELIVERY_ID>/`  (default: <project>/data)
-    REPOOL_DB            DuckDB file                                           (default: <data dir>/repool.duckdb)
-    REPOOL_RESULTS_DIR   folder of published versions                          (default: <data dir>/results)
-    REPOOL_POLICY_FILE   validation policy file (TOML)                         (default: <project>/policies.toml)
+    REPOOL_DATA_DIR      data root holding `deliveries/<STUDY>/<DELIVERY_ID>/`  (default: the bundled data)
+    REPOOL_DB            DuckDB file                                           (default: <work dir>/repool.duckdb)
+    REPOOL_RESULTS_DIR   folder of published versions                          (default: <work dir>/results)
+    REPOOL_POLICY_FILE   validation policy file (TOML)                         (default: the packaged policies.toml)
+
+The work dir is the data root, except for the bundled data of an installed wheel (inside
+site-packages, never written): then `$XDG_DATA_HOME/repool` (default `~/.local/share/repool`).
+In a checkout the bundled data root is `data/`, so `make run` writes `data/repool.duckdb`.
 """
 from __future__ import annotations
 
@@ -15,8 +19,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SQL_DIR = PROJECT_ROOT / "sql"
+from repool.resources import bundled_data_dir, default_policy_file, is_checkout, sql_dir
 
 # Time origin and unit conversion shared by every study (sources.md).
 DAYS_PER_MONTH = 30.4375
@@ -24,10 +27,10 @@ DAYS_PER_MONTH = 30.4375
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = PROJECT_ROOT / "data"
+    data_dir: Path = field(default_factory=bundled_data_dir)
     db_path: Path | None = None
     results_dir: Path | None = None
-    policy_file: Path = PROJECT_ROOT / "policies.toml"
+    policy_file: Path = field(default_factory=default_policy_file)
     # Pin a delivery per study ({"MT103-211": "2019-06-30"}); otherwise the newest valid one.
     pinned: dict[str, str] = field(default_factory=dict)
     # Analysis parameters that enter the version id.
@@ -37,10 +40,12 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not 0 < float(self.alpha) < 1:
+            raise ValueError(f"alpha must lie strictly between 0 and 1, got {self.alpha!r}")
         if self.db_path is None:
-            object.__setattr__(self, "db_path", self.data_dir / "repool.duckdb")
+            object.__setattr__(self, "db_path", self.work_dir / "repool.duckdb")
         if self.results_dir is None:
-            object.__setattr__(self, "results_dir", self.data_dir / "results")
+            object.__setattr__(self, "results_dir", self.work_dir / "results")
         object.__setattr__(self, "db_path", Path(self.db_path))
         object.__setattr__(self, "results_dir", Path(self.results_dir))
         object.__setattr__(self, "policy_file", Path(self.policy_file))
@@ -50,8 +55,20 @@ class Settings:
         return self.data_dir / "deliveries"
 
     @property
+    def work_dir(self) -> Path:
+        """Where the database and results go by default (see the module docstring)."""
+        if self.data_dir == bundled_data_dir() and not is_checkout(self.data_dir):
+            return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "repool"
+        return self.data_dir
+
+    @property
     def sql_dir(self) -> Path:
-        return SQL_DIR
+        return sql_dir()
+
+    @property
+    def confidence_level(self) -> float:
+        """1 - alpha: the level of every interval the analyses compute (KM median, HR, OR, proportions)."""
+        return round(1.0 - float(self.alpha), 10)
 
     def analysis_parameters(self) -> dict:
         """The parameters that change results; they enter the version id."""
@@ -66,8 +83,8 @@ class Settings:
         kw = {k: v for k, v in kw.items() if v is not None}
         if "data_dir" in kw:
             # paths derived from the data dir follow it unless given too
-            kw.setdefault("db_path", Path(kw["data_dir"]) / "repool.duckdb" if self.db_path == self.data_dir / "repool.duckdb" else self.db_path)
-            kw.setdefault("results_dir", Path(kw["data_dir"]) / "results" if self.results_dir == self.data_dir / "results" else self.results_dir)
+            kw.setdefault("db_path", Path(kw["data_dir"]) / "repool.duckdb" if self.db_path == self.work_dir / "repool.duckdb" else self.db_path)
+            kw.setdefault("results_dir", Path(kw["data_dir"]) / "results" if self.results_dir == self.work_dir / "results" else self.results_dir)
         return replace(self, **kw)
 
     @classmethod
@@ -82,4 +99,6 @@ class Settings:
             kw["results_dir"] = Path(env["REPOOL_RESULTS_DIR"])
         if env.get("REPOOL_POLICY_FILE"):
             kw["policy_file"] = Path(env["REPOOL_POLICY_FILE"])
+        if env.get("REPOOL_ALPHA"):
+            kw["alpha"] = float(env["REPOOL_ALPHA"])
         return cls(**kw)

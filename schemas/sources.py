@@ -2,8 +2,8 @@
 
 Raw tables hold the values as delivered: MT103-206 CSV as text, SAS transport as numbers and
 character, Parquet with its own types. Each check is named by its *reason code* (`wrong_type`,
-`unknown_code`, `age_range`, ...), so a failure case maps straight to the policy that decides what
-happens (`policies.toml`). Nulls pass every check but `missing_value`.
+`unknown_code`, `age_range`, ...; registry in `schemas/reasons.py`), so a failure case maps
+straight to the policy that decides what happens (`schemas/policies.toml`). Nulls pass every check but `missing_value`.
 
 The frames validated here are indexed by the 1-based source row number, so a failure case's
 `index` is the row in the delivered file.
@@ -15,6 +15,8 @@ from typing import Callable
 
 import pandas as pd
 import pandera.pandas as pa
+
+from repool.schemas.reasons import Reason, as_reason
 
 # ---------------------------------------------------------------------------------------------
 # Column descriptions
@@ -31,7 +33,7 @@ class Col:
     nullable: bool = False
     lo: float | None = None
     hi: float | None = None
-    range_reason: str = "out_of_range"
+    range_reason: str = ""  # a registered reason code; required with lo/hi
     unique: bool = False
 
 
@@ -311,17 +313,17 @@ def _range_check(col: Col) -> Callable[[pd.Series], pd.Series]:
 def _checks_for(col: Col) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if not col.nullable:
-        checks.append(pa.Check(lambda s: ~is_nullish(s), name="missing_value"))
+        checks.append(pa.Check(lambda s: ~is_nullish(s), name=Reason.MISSING_VALUE.value))
     wrong = _wrong_type_check(col.kind)
     if wrong is not None:
-        checks.append(pa.Check(wrong, name="wrong_type"))
+        checks.append(pa.Check(wrong, name=Reason.WRONG_TYPE.value))
     date = _date_check(col.kind)
     if date is not None:
-        checks.append(pa.Check(date, name="date_unparseable"))
+        checks.append(pa.Check(date, name=Reason.DATE_UNPARSEABLE.value))
     if col.codes:
-        checks.append(pa.Check(_code_check(col.codes), name="unknown_code"))
+        checks.append(pa.Check(_code_check(col.codes), name=Reason.UNKNOWN_CODE.value))
     if col.lo is not None or col.hi is not None:
-        checks.append(pa.Check(_range_check(col), name=col.range_reason))
+        checks.append(pa.Check(_range_check(col), name=as_reason(col.range_reason).value))
     return checks
 
 
@@ -338,11 +340,3 @@ def build_source_schema(ds: SourceDataset) -> pa.DataFrameSchema:
         unique=list(ds.unique_together) or None,
         coerce=False,
     )
-
-
-# pandera's own check names -> reason codes of the policy file
-BUILTIN_REASONS = {
-    "column_in_dataframe": "missing_column",
-    "field_uniqueness": "duplicate_subject",
-    "multiple_fields_uniqueness": "duplicate_record",
-}

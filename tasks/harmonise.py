@@ -1,4 +1,4 @@
-"""Harmonise: the intermediate models per study (sql/pooled/int/<format>/) and the pooled marts
+"""Stage 4, harmonise: the intermediate models per study (sql/pooled/int/<format>/) and the pooled marts
 (sql/pooled/*.sql) that union every accepted study: pooled.adsl, pooled.adrs, pooled.adtte, pooled.adae.
 """
 from __future__ import annotations
@@ -7,10 +7,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-from tasks.db import render_sql, study_slug
-from tasks.ingest import Delivery
-from tasks.validate import staging_table
+from repool.settings import Settings
+from repool.tasks.db import connect, render_sql, study_slug
+from repool.tasks.ingest import Delivery, DeliveryResult
+from repool.tasks.stage import staging_table
 
 POOLED_ORDER = ("adsl", "adrs", "adtte", "adae")  # adsl first: the others keep only its subjects
 INT_ORDER = ("adrs", "adsl", "adtte", "adae")  # the legacy adtte model reads the study's int_adrs
@@ -63,3 +66,19 @@ def build_pooled(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], qua
 def read_pooled_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """The small pooled frames the statistics need (one query per dataset)."""
     return {d: con.sql(f"SELECT * FROM pooled.{d}").df() for d in POOLED_ORDER}
+
+
+@task(name="harmonise", cache_policy=NO_CACHE)
+def harmonise_pool(settings: Settings, accepted: list[DeliveryResult]) -> dict[str, int]:
+    """pooled.* from the accepted deliveries, their quarantined subjects set aside; row counts."""
+    quarantined = [(q["study"], q["subject"]) for r in accepted for q in r.quarantined]
+    variables = {"days_per_month": repr(float(settings.days_per_month)),
+                 "teae_window_days": int(settings.teae_window_days)}
+    with connect(settings.db_path) as con:
+        return build_pooled(con, [r.delivery for r in accepted], quarantined, settings.sql_dir, variables)
+
+
+@task(name="read-pooled", cache_policy=NO_CACHE)
+def read_pooled(settings: Settings) -> dict[str, pd.DataFrame]:
+    with connect(settings.db_path) as con:
+        return read_pooled_frames(con)

@@ -1,4 +1,4 @@
-"""Ingest: find deliveries, verify their manifests, load their files into DuckDB as delivered.
+"""Stage 1, ingest: find deliveries, verify their manifests, load their files into DuckDB as delivered.
 
 A delivery is `<data root>/deliveries/<STUDY>/<DELIVERY_ID>/manifest.json` plus its files. A
 manifest that does not match its files (sha256, a missing file, row counts) makes the whole delivery
@@ -15,9 +15,16 @@ from pathlib import Path
 
 import duckdb
 
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from repool.hashing import sha256_of
-from schemas.sources import FORMATS, SOURCE_DATASETS
-from tasks.db import quote_ident, study_slug
+from repool.schemas.audit import failure
+from repool.schemas.sources import FORMATS, SOURCE_DATASETS
+from repool.settings import Settings
+from repool.tasks.audit import record_failures
+from repool.tasks.db import connect, quote_ident, study_slug
+from repool.tasks.validate.policy import decide, load_policy
 
 DELIVERY_ID = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -37,6 +44,49 @@ class Delivery:
         return f"{self.study}@{self.delivery_id}"
 
 
+@dataclass
+class DeliveryResult:
+    """One delivery on its way through ingest -> validate -> stage: what was loaded and what failed."""
+
+    study: str
+    delivery_id: str
+    delivery: Delivery | None = None
+    raw_tables: dict[str, str] = field(default_factory=dict)
+    warnings: list[dict] = field(default_factory=list)  # found at load, decided by validate
+    failures: list[dict] = field(default_factory=list)  # with actions
+    accepted: bool = False
+    ingested: bool = False
+    message: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.study}@{self.delivery_id}"
+
+    @property
+    def rejected(self) -> bool:
+        return any(f["action"] == "reject" for f in self.failures)
+
+    @property
+    def quarantined(self) -> list[dict]:
+        """Every subject set aside, with the first failure that set it aside."""
+        seen: dict[str, dict] = {}
+        for f in self.failures:
+            if f["action"] == "quarantine" and f.get("subject") and f["subject"] not in seen:
+                seen[f["subject"]] = {"study": f["study"], "delivery_id": self.delivery_id, "subject": f["subject"],
+                                      "reason": f["reason"], "row": f.get("row"), "file": f.get("file"),
+                                      "column": f.get("column")}
+        return list(seen.values())
+
+    def summary(self) -> str:
+        """One line: refused (naming the first refusing failure) or accepted with counts."""
+        if self.rejected:
+            first = next(f for f in self.failures if f["action"] == "reject")
+            return str(DeliveryRejected(self.study, self.delivery_id, [first]))
+        q = len(self.quarantined)
+        w = sum(f["action"] == "warn" for f in self.failures)
+        return f"{self.label} accepted ({q} subject(s) quarantined, {w} warning(s))"
+
+
 class DeliveryRejected(Exception):
     """A delivery that cannot be pooled; `failures` are audit records naming file, row, column, rule."""
 
@@ -47,18 +97,6 @@ class DeliveryRejected(Exception):
         more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
         super().__init__(f"{study}@{delivery_id} REJECTED: {first.get('reason', '?')} in{where or ' delivery'}: "
                          f"{first.get('message', '')}{more}")
-
-
-def failure(study: str, delivery_id: str, reason: str, message: str, *, file: str | None = None,
-            sha256: str | None = None, row: int | None = None, column: str | None = None,
-            value=None, subject: str | None = None, check: str | None = None) -> dict:
-    """One audit record of a failed check."""
-    return {
-        "study": study, "delivery_id": delivery_id, "file": file, "file_sha256": sha256,
-        "row": None if row is None else int(row), "column": column, "check": check or reason,
-        "reason": reason, "value": None if value is None else str(value), "subject": subject,
-        "message": message,
-    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -274,3 +312,53 @@ def _already_loaded(con, study, delivery_id, file, sha256, table) -> bool:
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [schema, name.strip('"')]).fetchall()[0][0]
     return bool(exists)
+
+
+# ------------------------------------------------------------------------------------------------
+# Tasks
+# ------------------------------------------------------------------------------------------------
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+def discover(settings: Settings) -> dict[str, list[str]]:
+    """Study -> candidate delivery folders, newest first (JSON-friendly for Prefect)."""
+    found = discover_deliveries(settings.deliveries_dir, settings.pinned)
+    if not found:
+        raise FileNotFoundError(f"no deliveries under {settings.deliveries_dir}")
+    return {study: [str(p) for p in paths] for study, paths in found.items()}
+
+
+@task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def ingest_delivery(settings: Settings, run_id: str, flow_run_id: str | None, delivery_dir: str) -> DeliveryResult:
+    """Verify the manifest and load the raw files; a broken delivery comes back refused (not raised)."""
+    path = Path(delivery_dir)
+    result = DeliveryResult(study=path.parent.name, delivery_id=path.name)
+    try:
+        result.delivery = verify_manifest(path)
+        with connect(settings.db_path) as con:
+            result.raw_tables, result.warnings = load_delivery(con, result.delivery, run_id)
+        result.ingested = True
+    except DeliveryRejected as exc:
+        result.failures = decide(exc.failures, load_policy(settings.policy_file))
+        result.message = str(exc)
+        with connect(settings.db_path) as con:
+            record_failures(con, run_id, flow_run_id, result.failures)
+    return result
+
+
+@task(name="fall-back", cache_policy=NO_CACHE)
+def fall_back(pending: dict[str, list[str]], outcomes: dict[str, DeliveryResult]
+              ) -> tuple[dict[str, DeliveryResult], list[DeliveryResult], dict[str, list[str]]]:
+    """The fallback rule: a study whose candidate was refused moves on to its next older delivery.
+
+    Returns (accepted this round, refused this round, candidates still to try per study).
+    """
+    accepted, refused, remaining = {}, [], {}
+    for study, result in outcomes.items():
+        if result.accepted:
+            accepted[study] = result
+        else:
+            refused.append(result)
+            if pending[study][1:]:
+                remaining[study] = pending[study][1:]
+    return accepted, refused, remaining

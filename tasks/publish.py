@@ -1,7 +1,8 @@
-"""Publish: content-derived version ids, one DuckDB transaction for results.*, and the version folder.
+"""Stage 6, publish: content-derived version ids, one DuckDB transaction for results.*, and the version folder.
 
-The version id is a hash over the inputs (every pooled file's sha256), the code (every .py/.sql file
-that shapes a result, and the policy file) and the analysis parameters: the same inputs, code and
+The version id is a hash over the inputs (every pooled file's sha256), the code that can change a
+number (`CODE_VERSION_SOURCES`: the stages, statistics, SQL, schemas, and the policy file) and the
+analysis parameters; renderers, the watcher, flows and deployments are left out: the same inputs, code and
 parameters give the same id, and a version that exists is never written again. The folder is built
 under a temporary name and renamed into place only after the database commit, so a crash leaves
 either no version or a whole one; a folder missing after a crash is rebuilt from the stored ARD.
@@ -19,22 +20,54 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
-from tasks.ard import ARD_COLUMNS, assert_ard
-from tasks.db import transaction
+from prefect import task
+from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
-CODE_DIRS = ("tasks", "schemas", "sql", "flows")
-CODE_SUFFIXES = (".py", ".sql", ".json")
-KM_COLUMNS = ["variable", "group1_level", "group2_level", "time", "surv", "surv_lcl", "surv_ucl",
-              "n_risk", "n_event", "n_censor"]
+from repool.resources import package_dir
+from repool.schemas.ard import ARD_COLUMNS, KM_CURVE_COLUMNS
+from repool.tasks.analyse.ard import assert_ard
+from repool.settings import Settings
+from repool.tasks import in_prefect_run
+from repool.tasks.audit import utc_now
+from repool.tasks.db import connect, transaction
+from repool.tasks.ingest import DeliveryResult
+
+# What can change a number, as (package, files or folders inside it). Not here, on purpose: the
+# renderers (tasks/render), the watcher, flows, deployments and the CLI: editing them never makes
+# a new version of identical numbers.
+CODE_VERSION_SOURCES = (
+    ("repool.tasks", ("db.py", "audit.py", "ingest.py", "validate", "stage.py", "harmonise.py", "analyse",
+                      "publish.py")),
+    ("repool.schemas", (".",)),
+    ("repool.sql", (".",)),
+)
+CODE_SUFFIXES = (".py", ".sql", ".json", ".toml")
 
 
-def compute_code_version(project_root: Path, policy_file: Path) -> str:
-    """sha256 over the code that shapes results (relative path + bytes, sorted) and the policy file."""
+def list_code_version_files() -> list[tuple[str, Path]]:
+    """(name inside the package, path) of every file the code version covers, sorted by name."""
+    out = {}
+    for package, entries in CODE_VERSION_SOURCES:
+        root = package_dir(package)
+        prefix = package.removeprefix("repool.").replace(".", "/")
+        for entry in entries:
+            base = root / entry
+            paths = [base] if base.is_file() else base.rglob("*")
+            for p in paths:
+                if p.is_file() and p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts:
+                    out[f"{prefix}/{p.relative_to(root).as_posix()}"] = p
+    return sorted(out.items())
+
+
+def compute_code_version(policy_file: Path) -> str:
+    """sha256 over the code that can change a number (name + bytes, sorted) and the policy file.
+
+    Names are taken inside the package, so a checkout and an installed wheel give the same value.
+    """
     h = hashlib.sha256()
-    files = sorted(p for d in CODE_DIRS for p in (project_root / d).rglob("*")
-                   if p.is_file() and p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts)
-    for p in files:
-        h.update(p.relative_to(project_root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    for name, p in list_code_version_files():
+        h.update(name.encode() + b"\0" + p.read_bytes() + b"\0")
     h.update(b"policy\0" + Path(policy_file).read_bytes())
     return h.hexdigest()
 
@@ -67,6 +100,7 @@ def write_exports(folder: Path, ard: pd.DataFrame, km: pd.DataFrame, lineage: li
     km.to_parquet(folder / "km.parquet", index=False)
     doc = {"result_version": meta["result_version"], "code_version": meta["code_version"],
            "parameters": meta["parameters"], "input_hash": meta["input_hash"],
+           "confidence_level": round(1 - float(meta["parameters"].get("alpha", 0.05)), 10),
            "deliveries": meta["deliveries"], "exclusions": meta.get("exclusions", [])}
     (folder / "lineage.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
 
@@ -96,7 +130,7 @@ def publish_version(con: duckdb.DuckDBPyConnection, *, version: str, ard: pd.Dat
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         ard_v = create_version_ard(ard, version)
-        km_v = km[KM_COLUMNS].copy()
+        km_v = km[KM_CURVE_COLUMNS].copy()
         write_exports(tmp, ard_v, km_v, lineage, meta)
         for name, src in (extra_files or {}).items():
             if Path(src).exists():
@@ -144,6 +178,119 @@ def read_version_lineage(con: duckdb.DuckDBPyConnection, version: str) -> pd.Dat
                        "ORDER BY study, file", [version]).df()
 
 
+def read_version_parameters(con: duckdb.DuckDBPyConnection, version: str) -> dict:
+    """The analysis parameters a version was computed with (alpha, TEAE window, ...)."""
+    rows = con.execute("SELECT parameters FROM results.versions WHERE result_version = ?", [version]).fetchall()
+    return json.loads(rows[0][0]) if rows and rows[0][0] else {}
+
+
 def latest_version(con: duckdb.DuckDBPyConnection) -> str | None:
     rows = con.execute("SELECT result_version FROM results.versions ORDER BY created_at DESC, result_version LIMIT 1").fetchall()
     return rows[0][0] if rows else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Tasks
+# ------------------------------------------------------------------------------------------------
+
+
+def compute_lineage(accepted: list[DeliveryResult]) -> list[dict]:
+    """One row per pooled file: study, delivery_id, file, sha256, rows."""
+    rows = []
+    for r in accepted:
+        d = r.delivery
+        for file in sorted(r.raw_tables):
+            rows.append({"study": d.study, "delivery_id": d.delivery_id, "file": file,
+                         "sha256": d.files[file]["sha256"], "rows": d.files[file].get("rows")})
+    return rows
+
+
+@task(name="identify-version", cache_policy=NO_CACHE)
+def identify_version(settings: Settings, accepted: list[DeliveryResult]) -> dict:
+    """Version id from inputs, code and parameters, and whether it is already published (a missing
+    folder of a published version is rebuilt from its stored rows)."""
+    code_version = compute_code_version(settings.policy_file)
+    version, input_hash = compute_version_id(compute_lineage(accepted), code_version, settings.analysis_parameters())
+    with connect(settings.db_path) as con:
+        exists = version_exists(con, version)
+    if exists and not (settings.results_dir / version).exists():
+        rebuild_version_folder(settings, version)
+    return {"version": version, "input_hash": input_hash, "code_version": code_version, "exists": exists}
+
+
+def render_version_report(ard: pd.DataFrame, km: pd.DataFrame, meta: dict, folder: Path) -> Path:
+    """report.html of a version, from its ARD (and KM curves) only."""
+    from repool.tasks.render.report import render_report
+    from repool.tasks.render.reproduce import compare_with_publication
+
+    return render_report(ard, km, meta, folder, reproduction=compare_with_publication(ard),
+                         extra_sections=meta.get("extra_sections"))
+
+
+def create_table_artifacts(ard: pd.DataFrame, parameters: dict) -> None:
+    """One Prefect table artifact per analysis table: aggregates rendered from the ARD, never rows."""
+    from repool.tasks.render.display import create_display_table, level_of
+
+    for table_id in ard["table_id"].drop_duplicates():
+        display = create_display_table(ard[ard["table_id"] == table_id], table_id, level_of(parameters)).astype(str)
+        create_table_artifact(key=f"repool-{table_id}", table=display.reset_index().to_dict(orient="records"),
+                              description=f"{table_id}: aggregate results (ARD rendered)")
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_results(settings: Settings, run_id: str, flow_run_id: str | None, identity: dict,
+                    ards: list[pd.DataFrame], km: pd.DataFrame, accepted: list[DeliveryResult],
+                    docs_dir: str | None, extra_sections: list | None = None) -> str:
+    """Write the version (database rows, folder, report) and link it from the Prefect UI."""
+    from repool.tasks.render.diff import compute_version_diff_html
+
+    lineage = compute_lineage(accepted)
+    exclusions = [q for r in accepted for q in r.quarantined]
+    ard = pd.concat(ards, ignore_index=True)
+    meta = {"result_version": identity["version"], "created": utc_now().isoformat(timespec="seconds") + "Z",
+            "code_version": identity["code_version"], "input_hash": identity["input_hash"],
+            "parameters": settings.analysis_parameters(), "deliveries": group_lineage(lineage),
+            "exclusions": exclusions, "run_id": run_id, "flow_run_id": flow_run_id,
+            "extra_sections": list(extra_sections or [])}
+    extra = {"data_docs": Path(docs_dir)} if docs_dir is not None else None
+    with connect(settings.db_path) as con:
+        previous = latest_version(con)
+        meta["extra_sections"].append((f"Changes since {previous}" if previous else "Changes",
+                                       compute_version_diff_html(con, previous, ard, lineage, identity["version"])))
+        folder = publish_version(con, version=identity["version"], ard=ard, km=km, lineage=lineage,
+                                 exclusions=exclusions, meta=meta, results_dir=settings.results_dir,
+                                 render=render_version_report, extra_files=extra)
+    if docs_dir is not None:
+        shutil.rmtree(docs_dir, ignore_errors=True)
+    if not in_prefect_run():
+        return str(folder)
+    create_table_artifacts(ard, meta["parameters"])
+    create_link_artifact(key="repool-report", link=(folder / "report.html").resolve().as_uri(),
+                         link_text=f"Report of result version {identity['version']}")
+    if (folder / "data_docs" / "index.html").exists():
+        create_link_artifact(key="repool-data-docs", link=(folder / "data_docs" / "index.html").resolve().as_uri(),
+                             link_text=f"great-expectations Data Docs of {identity['version']} (offline)")
+    return str(folder)
+
+
+def rebuild_version_folder(settings: Settings, version: str) -> Path:
+    """Re-create a published version's folder from the stored rows (after a crash between commit and rename)."""
+    with connect(settings.db_path) as con:
+        ard = read_version_ard(con, version)
+        km = con.execute("SELECT * EXCLUDE (result_version) FROM results.km_curves WHERE result_version = ? ORDER BY rowid",
+                         [version]).df()
+        v = con.execute("SELECT code_version, parameters, input_hash, run_id, flow_run_id, created_at FROM results.versions "
+                        "WHERE result_version = ?", [version]).fetchall()[0]
+        lineage = read_version_lineage(con, version).to_dict("records")
+        exclusions = con.execute("SELECT study, delivery_id, subject, reason, file, row FROM results.exclusions "
+                                 "WHERE result_version = ?", [version]).df().to_dict("records")
+    meta = {"result_version": version, "created": v[5].isoformat(timespec="seconds") + "Z", "code_version": v[0],
+            "parameters": json.loads(v[1]), "input_hash": v[2], "run_id": v[3], "flow_run_id": v[4],
+            "deliveries": group_lineage(lineage), "exclusions": exclusions}
+    folder = settings.results_dir / version
+    tmp = settings.results_dir / f".tmp-{version}-rebuild"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_exports(tmp, ard, km, lineage, meta)
+    render_version_report(ard, km, meta, tmp)
+    tmp.rename(folder)
+    return folder

@@ -20,7 +20,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from tasks.ingest import DELIVERY_ID, sha256_of
+from repool.tasks.ingest import DELIVERY_ID, sha256_of
 
 STATE_FILE = ".repool-watch.json"
 EVENT = "repool.delivery.arrived"

@@ -6,9 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+import repool  # noqa: E402,F401  (analytics off: repool.OFFLINE_ENV)
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="repool-prefect-home-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 

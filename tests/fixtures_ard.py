@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
-from tasks.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
 
 FIRST, LATER = "First salvage", "Second or later salvage"
 GROUP_N = {FIRST: 165, LATER: 367}

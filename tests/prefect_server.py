@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from repool import OFFLINE_ENV
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 120
 
@@ -73,7 +75,7 @@ class PrefectServer:
         pythonpath = [str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
         env.update({
             "PREFECT_API_URL": self.api_url, "PREFECT_HOME": str(self.home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false",
+            **OFFLINE_ENV,
             "PREFECT_LOGGING_LEVEL": "INFO", "PYTHONPATH": os.pathsep.join(pythonpath),
         })
         return env

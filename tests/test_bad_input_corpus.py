@@ -12,9 +12,9 @@ import shutil
 
 import pytest
 
-from repool.settings import PROJECT_ROOT
+from tests.paths import DATA_DIR
 from repool.synth.corrupt import CORRUPTION_KINDS, write_corrupt_delivery
-from tasks.db import connect
+from repool.tasks.db import connect
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_every_corruption_kind_has_an_expectation():
 
 
 def _run(root):
-    from flows.repool_flow import repool
+    from repool.flows.repool_flow import repool
 
     return repool(data_dir=str(root), return_state=True, gx_checkpoint=False)
 
@@ -64,7 +64,7 @@ def _snapshot(root, version) -> tuple[dict, dict]:
 def published_base(prefect_harness, tmp_path_factory):
     """The bundled deliveries with version v1 published."""
     root = tmp_path_factory.mktemp("corpus") / "base"
-    shutil.copytree(PROJECT_ROOT / "data" / "deliveries", root / "deliveries")
+    shutil.copytree(DATA_DIR / "deliveries", root / "deliveries")
     state = _run(root)
     assert state.is_completed(), state.message
     return root, state.result()["version"]

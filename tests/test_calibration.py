@@ -2,36 +2,37 @@
 staging -> pooled SQL -> analysis tables) reproduces Topp et al. 2021 within the issue's tolerances.
 
 Every figure is computed from the written files as the pipeline reads them, never from the
-generator's state. The expected values below are the publication's (shared/spec/publication.md).
+generator's state. The expected values below are the publication's (docs/spec/publication.md).
 """
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from repool.settings import PROJECT_ROOT, Settings
-from tasks import steps
+from repool.settings import Settings
+from tests.paths import DATA_DIR
+from repool.schemas.ard import TABLE_IDS
+from repool.tasks.analyse import analyse_table
+from repool.tasks.harmonise import harmonise_pool, read_pooled
+from tests.chain import prepare_newest
 
 FIRST, LATER = "First salvage", "Second or later salvage"
 
 
 @pytest.fixture(scope="module")
 def ard(tmp_path_factory) -> pd.DataFrame:
-    deliveries = PROJECT_ROOT / "data" / "deliveries"
+    deliveries = DATA_DIR / "deliveries"
     if not deliveries.is_dir():
         pytest.fail("the bundled deliveries are missing: run `repool generate`")
     tmp = tmp_path_factory.mktemp("calibration")
-    s = Settings(data_dir=PROJECT_ROOT / "data", db_path=tmp / "db.duckdb", results_dir=tmp / "results")
-    run = steps.start_run(s, None)
-    accepted = []
-    for study, paths in steps.discover(s).items():
-        r = steps.validate_delivery(s, run, None, steps.ingest_delivery(s, run, None, paths[0]))
+    s = Settings(data_dir=DATA_DIR, db_path=tmp / "db.duckdb", results_dir=tmp / "results")
+    _, accepted = prepare_newest(s)
+    for r in accepted:
         assert r.accepted, r.message
         assert not r.quarantined, r.quarantined
-        accepted.append(r)
-    steps.harmonise_pool(s, accepted)
-    frames = steps.read_pooled(s)
-    return pd.concat([steps.analyse_table(t, frames) for t in steps.TABLE_IDS], ignore_index=True)
+    harmonise_pool.fn(s, accepted)
+    frames = read_pooled.fn(s)
+    return pd.concat([analyse_table.fn(t, frames, s.alpha) for t in TABLE_IDS], ignore_index=True)
 
 
 def stat(ard, table, variable, name, group=None, level=None, g2=None) -> float | None:

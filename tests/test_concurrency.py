@@ -15,10 +15,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from repool.settings import PROJECT_ROOT
-from tasks.ard import ARD_COLUMNS, assert_ard
-from tasks.db import connect
-from tasks.diff import compute_ard_diff
+from repool import OFFLINE_ENV
+
+from tests.paths import REPO_ROOT
+from repool.tasks.analyse.ard import ARD_COLUMNS, assert_ard
+from repool.tasks.db import connect
+from repool.tasks.render.diff import compute_ard_diff
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +34,7 @@ def repool_command() -> list[str]:
 
 def subprocess_env(prefect_home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPOOL_", "PREFECT_"))}
-    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               GX_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING")
+    env.update(PREFECT_HOME=str(prefect_home), **OFFLINE_ENV, PREFECT_LOGGING_LEVEL="WARNING")
     return env
 
 
@@ -49,7 +50,7 @@ def pair(tmp_path_factory):
         home = base / f"prefect-home-{i}"
         home.mkdir()
         procs.append(subprocess.Popen(
-            repool_command() + ["run", "--data-dir", str(root), "--db", str(db)], cwd=PROJECT_ROOT,
+            repool_command() + ["run", "--data-dir", str(root), "--db", str(db)], cwd=REPO_ROOT,
             env=subprocess_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True))
     outcomes = []

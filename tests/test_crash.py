@@ -22,8 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from repool.settings import PROJECT_ROOT
-from tasks.db import connect
+from repool import OFFLINE_ENV
+from repool.resources import default_policy_file
+
+from tests.paths import REPO_ROOT
+from repool.tasks.db import connect
 from tests.fixtures_deliveries import write_all, write_csv_legacy
 
 pytestmark = pytest.mark.slow
@@ -52,8 +55,7 @@ def _repool_command() -> list[str]:
 
 def _env(prefect_home: Path, api_url: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPOOL_", "PREFECT_"))}
-    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               GX_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="INFO")
+    env.update(PREFECT_HOME=str(prefect_home), **OFFLINE_ENV, PREFECT_LOGGING_LEVEL="INFO")
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return env
@@ -64,7 +66,7 @@ class Run:
 
     def __init__(self, root: Path, env: dict):
         self.root, self.lines, self.started = root, [], time.monotonic()
-        self.proc = subprocess.Popen(_repool_command() + ["run", "--data-dir", str(root)], cwd=PROJECT_ROOT,
+        self.proc = subprocess.Popen(_repool_command() + ["run", "--data-dir", str(root)], cwd=REPO_ROOT,
                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -210,11 +212,11 @@ def test_a_crash_between_commit_and_rename_is_recovered(prefect_harness, tmp_pat
     the version, rebuilds the folder from the stored rows and says up to date."""
     import pandas as pd
 
-    from flows.repool_flow import repool
-    from tasks import publish
-    from tasks.diff import compute_ard_diff
+    from repool.flows.repool_flow import repool
+    from repool.tasks import publish
+    from repool.tasks.render.diff import compute_ard_diff
 
-    code_version = publish.compute_code_version(PROJECT_ROOT, PROJECT_ROOT / "policies.toml")
+    code_version = publish.compute_code_version(default_policy_file())
     monkeypatch.setattr(publish, "compute_code_version", lambda *_a: code_version)  # others edit tasks/ meanwhile
     root = write_all(tmp_path / "data")
     results = root / "results"

@@ -1,4 +1,4 @@
-"""`tasks.diff`: ARD and lineage differences between result versions, as text and as an HTML fragment."""
+"""`repool.tasks.render.diff`: ARD and lineage differences between result versions, as text and as an HTML fragment."""
 from __future__ import annotations
 
 import argparse
@@ -8,9 +8,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tasks.ard import ARD_COLUMNS, ard_row, create_ard_frame
-from tasks.db import DDL
-from tasks.diff import (
+from repool.tasks.analyse.ard import ARD_COLUMNS, ard_row, create_ard_frame
+from repool.tasks.db import DDL
+from repool.tasks.render.diff import (
     ARD_DIFF_COLUMNS,
     compute_ard_diff,
     compute_lineage_diff,

@@ -1,6 +1,6 @@
 import pytest
 
-from tasks.display import (
+from repool.tasks.render.display import (
     ABSENT,
     create_display_table,
     format_estimate_ci,

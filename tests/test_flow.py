@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from tasks.db import connect
+from repool.tasks.db import connect
 from tests.fixtures_deliveries import write_csv_legacy
 
 pytestmark = pytest.mark.slow
@@ -14,7 +14,7 @@ PATIENTS_HEADER = "PATNR;SEX;AGE;ECOG;PRIOR_SCT;BM_BLASTS;SALVAGE_NR;FIRST_DOSE;
 
 
 def _run(root, **kw):
-    from flows.repool_flow import repool
+    from repool.flows.repool_flow import repool
 
     return repool(data_dir=str(root), return_state=True, gx_checkpoint=kw.pop("gx", False), **kw)
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from repool.settings import PROJECT_ROOT
+from tests.paths import DATA_DIR
 from repool.synth import CORRUPTION_KINDS, write_corrupt_delivery, write_default_deliveries, write_scale_deliveries
 from repool.synth.check import calibration_report
 from repool.synth.formats import CSV_COLUMNS, FORMAT_FILES
@@ -46,7 +46,7 @@ def test_same_seed_gives_byte_identical_files(generated, tmp_path):
 
 
 def test_committed_deliveries_are_the_generators_output(generated):
-    committed = PROJECT_ROOT / "data"
+    committed = DATA_DIR
     for study, delivery_id in DEFAULT_IDS.items():
         ours = _delivery(generated, study)
         theirs = committed / "deliveries" / study / delivery_id

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from schemas.pooled import POOLED_MODELS
-from tasks import gx_checkpoint as gxc
+from repool.schemas.pooled import POOLED_MODELS
+from repool.tasks.validate import gx_checkpoint as gxc
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ["adsl", "adtte", "adrs", "adae"]
@@ -273,7 +273,7 @@ def test_offline_index_still_lists_every_validation(broken_run, tmp_path):
 
 
 def test_failed_expectations_become_audit_records():
-    from tasks.steps import failures_from_gx
+    from repool.tasks.validate.pooled import failures_from_gx
 
     summary = {"success": False, "datasets": {
         "adsl": {"success": False, "evaluated": 3, "failed": [

@@ -4,17 +4,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks import steps
+from repool.tasks.harmonise import harmonise_pool, read_pooled
+from tests.chain import prepare_newest
 
 
 @pytest.fixture
 def pooled(settings):
-    run = steps.start_run(settings, None)
-    accepted = [steps.validate_delivery(settings, run, None, steps.ingest_delivery(settings, run, None, p[0]))
-                for p in steps.discover(settings).values()]
+    _, accepted = prepare_newest(settings)
     assert all(r.accepted for r in accepted)
-    steps.harmonise_pool(settings, accepted)
-    return steps.read_pooled(settings)
+    harmonise_pool.fn(settings, accepted)
+    return read_pooled.fn(settings)
 
 
 def _row(df, usubjid, **kw):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.db import connect
+from repool.tasks.db import connect
 from tests.fixtures_deliveries import write_csv_legacy
 
 pytestmark = pytest.mark.slow
@@ -16,21 +16,21 @@ PATIENTS_HEADER = "PATNR;SEX;AGE;ECOG;PRIOR_SCT;BM_BLASTS;SALVAGE_NR;FIRST_DOSE;
 def stable_code_version(monkeypatch):
     """Others edit tasks/*.py while these tests run; the code version enters the version id, so one
     test sees one code version (the first computed), which is what a real run in a fixed tree sees."""
-    from tasks import publish
+    from repool.tasks import publish
 
     real, seen = publish.compute_code_version, {}
 
-    def once(project_root, policy_file):
-        key = (str(project_root), str(policy_file))
+    def once(policy_file):
+        key = str(policy_file)
         if key not in seen:
-            seen[key] = real(project_root, policy_file)
+            seen[key] = real(policy_file)
         return seen[key]
 
     monkeypatch.setattr(publish, "compute_code_version", once)
 
 
 def _run(root):
-    from flows.repool_flow import repool
+    from repool.flows.repool_flow import repool
 
     state = repool(data_dir=str(root), return_state=True, gx_checkpoint=False)
     assert state.is_completed(), state.message
@@ -83,7 +83,7 @@ def test_one_study_changes_only_that_study_is_ingested(prefect_harness, fixture_
     with connect(fixture_root / "repool.duckdb", read_only=True) as con:
         lineage = con.execute("SELECT DISTINCT study, delivery_id FROM results.lineage WHERE result_version = ? "
                               "ORDER BY ALL", [second["version"]]).fetchall()
-        from tasks.diff import render_diff
+        from repool.tasks.render.diff import render_diff
 
         text = render_diff(con, first["version"], second["version"])
     assert ("MT103-206", "2013-09-30") in lineage and ("MT103-211", "2014-06-30") in lineage

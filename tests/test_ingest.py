@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from tasks.db import connect, create_schemas
-from tasks.ingest import DeliveryRejected, discover_deliveries, load_delivery, verify_manifest
+from repool.tasks.db import connect, create_schemas
+from repool.tasks.ingest import DeliveryRejected, discover_deliveries, load_delivery, verify_manifest
 from tests.fixtures_deliveries import write_csv_legacy, write_manifest
 
 

@@ -4,8 +4,8 @@ import re
 import pandas as pd
 import pytest
 
-from tasks.report import number_at_risk, render_report
-from tasks.reproduce import compare_with_publication
+from repool.tasks.render.report import number_at_risk, render_report
+from repool.tasks.render.reproduce import compare_with_publication
 from tests.fixtures_ard import build_fixture_ard, build_fixture_km
 
 META = {

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from tasks.ard import ARD_COLUMNS
-from tasks.reproduce import (
+from repool.tasks.analyse.ard import ARD_COLUMNS
+from repool.tasks.render.reproduce import (
     COLUMNS,
     DEFAULT_REFERENCE,
     compare_with_publication,

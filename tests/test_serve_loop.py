@@ -30,7 +30,7 @@ def _cli(*args: str) -> list[str]:
 
 
 def _versions(db: Path) -> list[tuple[str, list[tuple[str, str]]]]:
-    from tasks.db import connect
+    from repool.tasks.db import connect
 
     with connect(db, read_only=True) as con:
         versions = [r[0] for r in con.execute(
@@ -137,10 +137,10 @@ def test_served_deployments_have_schedule_trigger_and_limit(loop):
 @pytest.mark.slow
 def test_diff_shows_the_changed_delivery(loop):
     try:
-        from tasks.diff import render_diff
+        from repool.tasks.render.diff import render_diff
     except ImportError as exc:
         pytest.skip(f"tasks/diff.py (render_diff) is not there yet: {exc}")
-    from tasks.db import connect
+    from repool.tasks.db import connect
 
     (v1, _), (v2, _) = loop["versions"]
     with connect(loop["db"], read_only=True) as con:
@@ -190,7 +190,7 @@ def test_serve_refuses_on_the_ephemeral_api(tmp_path):
 
 
 def test_served_deployments_are_built_from_the_settings(tmp_path):
-    from deployments.serve import build_deployments
+    from repool.deployments.serve import build_deployments
     from repool.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data")
@@ -205,7 +205,7 @@ def test_served_deployments_are_built_from_the_settings(tmp_path):
     assert trigger.match.root == {"prefect.resource.id": "repool.delivery.*"}
     assert poll.parameters == {"data_dir": str(settings.data_dir)}
     assert [s.schedule.interval.total_seconds() for s in poll.schedules] == [30]
-    assert daily.entrypoint == "flows.repool_flow.repool" and poll.entrypoint == "flows.watch_flow.watch_deliveries"
+    assert daily.entrypoint == "repool.flows.repool_flow.repool" and poll.entrypoint == "repool.flows.watch_flow.watch_deliveries"
 
 
 def test_prefect_yaml_is_valid_for_prefect(tmp_path):

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tasks.statistics import (
+from repool.tasks.analyse.statistics import (
     compute_cox_hr,
     compute_km,
     compute_km_median,

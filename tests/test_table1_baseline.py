@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.ard import ARD_COLUMNS, assert_ard
-from tasks.table1_baseline import compute_table1
+from repool.tasks.analyse.ard import ARD_COLUMNS, assert_ard
+from repool.tasks.analyse.table1_baseline import compute_table1
 from tests.fixtures_pooled import FIRST, LATER, make_adsl, only_first
 
 
@@ -91,7 +91,7 @@ def test_input_checks():
 
 
 def test_fixtures_conform_to_pooled_contract():
-    from schemas.pooled import POOLED_MODELS
+    from repool.schemas.pooled import POOLED_MODELS
     from tests.fixtures_pooled import make_adae, make_adrs, make_adtte
 
     for name, make in {"adsl": make_adsl, "adtte": make_adtte, "adrs": make_adrs, "adae": make_adae}.items():

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.ard import ARD_COLUMNS, assert_ard
-from tasks.table2_survival import CURVE_COLUMNS, compute_km_curves, compute_table2
+from repool.tasks.analyse.ard import ARD_COLUMNS, assert_ard
+from repool.tasks.analyse.table2_survival import CURVE_COLUMNS, compute_km_curves, compute_table2
 from tests.fixtures_pooled import FIRST, LATER, make_adsl, make_adtte, only_first
 
 KM_STATS = ("n", "events", "median", "median_lcl", "median_ucl")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.ard import ARD_COLUMNS, assert_ard
-from tasks.statistics import compute_odds_ratio, compute_proportion_ci
-from tasks.table3_response import compute_table3
+from repool.tasks.analyse.ard import ARD_COLUMNS, assert_ard
+from repool.tasks.analyse.statistics import compute_odds_ratio, compute_proportion_ci
+from repool.tasks.analyse.table3_response import compute_table3
 from tests.fixtures_pooled import FIRST, LATER, make_adrs, make_adsl, only_first
 
 PROP_STATS = ("n", "N", "pct", "ci_lower", "ci_upper")

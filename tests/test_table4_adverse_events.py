@@ -16,8 +16,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.ard import ARD_COLUMNS, assert_ard
-from tasks.table4_adverse_events import compute_table4
+from repool.tasks.analyse.ard import ARD_COLUMNS, assert_ard
+from repool.tasks.analyse.table4_adverse_events import compute_table4
 from tests.fixtures_pooled import FIRST, LATER, make_adae, make_adsl, only_first
 
 EXPECTED = {  # variable -> group -> (n, n_grade3 or None)

@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 
 from repool.settings import Settings
-from tasks import steps
-from tasks.db import connect
+from repool.tasks.ingest import DeliveryResult
+from repool.tasks.runs import start_run
+from tests.chain import prepare_delivery
+from repool.tasks.db import connect
 from tests.fixtures_deliveries import write_csv_legacy, write_manifest, write_parquet_adam, write_xpt_adam
 
 PATIENTS_HEADER = "PATNR;SEX;AGE;ECOG;PRIOR_SCT;BM_BLASTS;SALVAGE_NR;FIRST_DOSE;LAST_DOSE"
@@ -25,11 +27,9 @@ def _patients(row_index: int, new_row: str) -> dict:
     return {"patients.csv": (PATIENTS_HEADER, rows)}
 
 
-def _ingest_and_validate(root, study_dir) -> steps.DeliveryResult:
+def _ingest_and_validate(root, study_dir) -> DeliveryResult:
     s = Settings(data_dir=root)
-    run = steps.start_run(s, None)
-    r = steps.ingest_delivery(s, run, None, str(study_dir))
-    return steps.validate_delivery(s, run, None, r)
+    return prepare_delivery(s, start_run.fn(s, None), str(study_dir))
 
 
 @pytest.mark.parametrize("row, reason, column", [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tasks.watch import event_resource, find_new_deliveries, load_seen, save_seen, state_path
+from repool.tasks.watch import event_resource, find_new_deliveries, load_seen, save_seen, state_path
 from tests.fixtures_deliveries import write_all, write_csv_legacy
 
 

@@ -375,8 +375,8 @@ def calibration_report(root: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from repool.settings import PROJECT_ROOT
-    root = Path(argv[0]) if argv else PROJECT_ROOT / "data"
+    from repool.resources import bundled_data_dir
+    root = Path(argv[0]) if argv else bundled_data_dir()
     rows = calibration_report(root)
     for r in rows:
         flag = "ok " if r["ok"] else "BAD"

@@ -22,13 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from repool.settings import PROJECT_ROOT
+    from repool.resources import bundled_data_dir
 
     if args.list_corruptions:
         from repool.synth.corrupt import describe_kinds
         print(describe_kinds())
         return 0
-    root = Path(args.out) if args.out else PROJECT_ROOT / "data"
+    root = Path(args.out) if args.out else bundled_data_dir()
     if args.corrupt:
         from repool.synth.corrupt import write_corrupt_delivery
         try:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from schemas.pooled import BOR_LEVELS, SALVAGE_LEVELS, YN
-from tasks.ard import SALVGRP, ard_row, create_ard_frame
-from tasks.statistics import (
+from repool.schemas.pooled import BOR_LEVELS, SALVAGE_LEVELS, YN
+from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.statistics import (
     check_adsl,
     compute_odds_ratio,
     compute_proportion_ci,
@@ -44,15 +44,15 @@ def _param(adrs: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, codes: list[str
     return rows.set_index("USUBJID")["AVALC"].astype(str)
 
 
-def _proportion_rows(variable: str, level: str | None, group: str, n: int, N: int) -> list[dict]:
-    lo, hi = compute_proportion_ci(n, N)
+def _proportion_rows(variable: str, level: str | None, group: str, n: int, N: int, alpha: float) -> list[dict]:
+    lo, hi = compute_proportion_ci(n, N, alpha=alpha)
     key = {"variable_level": level, "group1": SALVGRP, "group1_level": group}
     values = {"n": n, "N": N, "pct": 100 * n / N if N else None, "ci_lower": lo, "ci_upper": hi}
     return [ard_row(TABLE_ID, variable, name, v, **key) for name, v in values.items()]
 
 
-def compute_table3(adsl: pd.DataFrame, adrs: pd.DataFrame) -> pd.DataFrame:
-    """ADSL + ADRS -> the table3 ARD frame."""
+def compute_table3(adsl: pd.DataFrame, adrs: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """ADSL + ADRS -> the table3 ARD frame; intervals at confidence level 1 - alpha."""
     check_adsl(adsl, list(FLAG_ROWS.values()))
     require_columns(adrs, ["USUBJID", "PARAMCD", "AVALC"], "adrs")
     for flag in FLAG_ROWS.values():
@@ -65,13 +65,13 @@ def compute_table3(adsl: pd.DataFrame, adrs: pd.DataFrame) -> pd.DataFrame:
         g = adsl["SALVGRP"] == group
         N = int(g.sum())
         for level, codes in BOR_ROWS.items():
-            rows += _proportion_rows("BOR", level, group, int((g & bor.isin(codes)).sum()), N)
+            rows += _proportion_rows("BOR", level, group, int((g & bor.isin(codes)).sum()), N, alpha)
         n_rem = int((g & in_remission).sum())
         remission[group] = (n_rem, N - n_rem)
-        rows += _proportion_rows("MRD", None, group, int((g & in_remission & mrd.eq("Y")).sum()), n_rem)
+        rows += _proportion_rows("MRD", None, group, int((g & in_remission & mrd.eq("Y")).sum()), n_rem, alpha)
         for variable, flag in FLAG_ROWS.items():
-            rows += _proportion_rows(variable, None, group, int((g & adsl[flag].eq("Y")).sum()), N)
-    odds = compute_odds_ratio(*remission[_LATER], *remission[_FIRST])
+            rows += _proportion_rows(variable, None, group, int((g & adsl[flag].eq("Y")).sum()), N, alpha)
+    odds = compute_odds_ratio(*remission[_LATER], *remission[_FIRST], alpha=alpha)
     key = {"group1": SALVGRP, "group1_level": _LATER}
     for name, v in zip(("or", "or_lcl", "or_ucl", "p_value"), odds):
         rows.append(ard_row(TABLE_ID, "REMISSION", name, v, **key))

@@ -14,11 +14,8 @@ GX's own `static/` folder (fonts and SVG logos) is removed, and finally no `http
 """
 from __future__ import annotations
 
-import os
-
-# Before great_expectations is imported (lazily, in run_gx_checkpoint): no usage statistics.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
+import repool  # noqa: F401  (analytics off before great_expectations is imported)
+from repool.resources import package_dir
 import datetime as dt
 import json
 import math
@@ -30,9 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-GX_DIR = Path(__file__).resolve().parents[1] / "gx"
-SUITES_DIR = GX_DIR / "expectations"
-OFFLINE_DIR = GX_DIR / "offline"
+SUITES_DIR = package_dir("repool.schemas") / "gx_expectations"
+OFFLINE_DIR = package_dir("repool.tasks.validate") / "gx_offline"
 SUITE_PREFIX = "pooled_"
 DOCS_SITE = "repool_docs"
 MAX_EXAMPLES = 5  # example failing values kept per failed expectation in the summary

@@ -11,19 +11,7 @@ from typing import Iterable
 
 import pandas as pd
 
-ARD_COLUMNS = [
-    "table_id",
-    "group1",
-    "group1_level",
-    "group2",
-    "group2_level",
-    "variable",
-    "variable_level",
-    "stat_name",
-    "stat",
-]
-ARD_KEY = [c for c in ARD_COLUMNS if c != "stat"]
-SALVGRP = "SALVGRP"
+from repool.schemas.ard import ARD_COLUMNS, ARD_KEY, SALVGRP  # noqa: F401  (re-exported for the tables)
 
 
 def ard_row(

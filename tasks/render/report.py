@@ -17,16 +17,18 @@ import pandas as pd
 from great_tables import GT, html as gt_html
 from matplotlib.figure import Figure
 
-from tasks.display import (
+from repool.tasks.render.display import (
     GROUPS,
     STUB,
     TABLE_IDS,
-    TABLE_NOTES,
+    format_level,
+    level_of,
+    table_note,
     TABLE_TITLES,
     create_display_table,
     split_column,
 )
-from tasks.reproduce import render_reproduction_html
+from repool.tasks.render.reproduce import render_reproduction_html
 
 REPORT_TITLE = "Blinatumomab as first vs second or later salvage: pooled analysis"
 KM_FILES = {"OS": "km_os.png", "RFS": "km_rfs.png"}
@@ -65,13 +67,13 @@ def _gt_table4_labels(gt: GT, columns: list[str]) -> GT:
     return gt.cols_label(**{c: split_column(c)[1] for c in columns if split_column(c)[0]})
 
 
-def render_table_html(ard: pd.DataFrame, table_id: str) -> str:
+def render_table_html(ard: pd.DataFrame, table_id: str, confidence_level: float = 0.95) -> str:
     """One table as great_tables HTML (inline style, fixed id so the bytes are reproducible)."""
-    df = create_display_table(ard, table_id)
+    df = create_display_table(ard, table_id, confidence_level)
     gt = (GT(df, rowname_col=STUB, id=table_id)
           .tab_header(title=TABLE_TITLES[table_id])
           .tab_stubhead(label=STUB)
-          .tab_source_note(TABLE_NOTES[table_id])
+          .tab_source_note(table_note(table_id, confidence_level))
           .cols_align(align="center", columns=[c for c in df.columns if c != STUB]))
     if table_id == "table4":
         gt = _gt_table4_labels(gt, [c for c in df.columns if c != STUB])
@@ -148,11 +150,11 @@ def render_km_png(km: pd.DataFrame, variable: str) -> bytes:
     return buf.getvalue()
 
 
-def _figure_html(png: bytes, variable: str) -> str:
+def _figure_html(png: bytes, variable: str, confidence_level: float) -> str:
     data = base64.b64encode(png).decode("ascii")
     title = html.escape(KM_TITLES.get(variable, variable))
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
-            f"<figcaption>{title}: Kaplan–Meier estimates with pointwise 95% bands; | = censored; "
+            f"<figcaption>{title}: Kaplan–Meier estimates with pointwise {format_level(confidence_level)} bands; | = censored; "
             f"numbers at risk below the axes.</figcaption></figure>")
 
 
@@ -199,7 +201,8 @@ def _parameters_html(meta: dict) -> str:
             params = json.loads(params)
         except ValueError:
             return f"<pre>{html.escape(params)}</pre>"
-    return f"<pre>{html.escape(json.dumps(params, indent=2, sort_keys=True, default=str, ensure_ascii=False))}</pre>"
+    level = f"<p>Every interval is a {format_level(level_of(params))} interval (alpha = {params.get('alpha', 0.05)}).</p>\n"
+    return level + f"<pre>{html.escape(json.dumps(params, indent=2, sort_keys=True, default=str, ensure_ascii=False))}</pre>"
 
 
 # ---------------------------------------------------------------- the report
@@ -208,7 +211,7 @@ def _section(title: str, body: str) -> str:
     return f"<section>\n<h2>{html.escape(title)}</h2>\n{body}\n</section>"
 
 
-def _figures_html(km_curves: pd.DataFrame | None, out_dir: Path) -> str:
+def _figures_html(km_curves: pd.DataFrame | None, out_dir: Path, confidence_level: float) -> str:
     if km_curves is None or km_curves.empty:
         return "<p>No Kaplan–Meier curves were supplied.</p>"
     parts = []
@@ -218,7 +221,7 @@ def _figures_html(km_curves: pd.DataFrame | None, out_dir: Path) -> str:
             continue
         png = render_km_png(km_curves, variable)
         (out_dir / filename).write_bytes(png)
-        parts.append(_figure_html(png, variable))
+        parts.append(_figure_html(png, variable, confidence_level))
     return "\n".join(parts)
 
 
@@ -234,15 +237,16 @@ def render_report(
 
     `meta`: result_version, created, code_version, deliveries [{study, delivery_id, files:
     [{file, sha256, rows}]}], parameters. `reproduction`: the frame of
-    `tasks.reproduce.compare_with_publication`. `extra_sections`: (title, trusted HTML) appended.
+    `repool.tasks.render.reproduce.compare_with_publication`. `extra_sections`: (title, trusted HTML) appended.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    level = level_of(meta.get("parameters"))
     sections = [
         _section("Lineage", _lineage_html(meta)),
         _section("Parameters", _parameters_html(meta)),
-        _section("Tables", "\n".join(render_table_html(ard, tid) for tid in TABLE_IDS)),
-        _section("Kaplan–Meier curves", _figures_html(km_curves, out_dir)),
+        _section("Tables", "\n".join(render_table_html(ard, tid, level) for tid in TABLE_IDS)),
+        _section("Kaplan–Meier curves", _figures_html(km_curves, out_dir, level)),
         _section("Reproduction of the publication",
                  render_reproduction_html(reproduction) if reproduction is not None
                  else "<p>Not run for this report.</p>"),

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from schemas.pooled import SALVAGE_LEVELS
-from tasks.ard import SALVGRP, ard_row, create_ard_frame
-from tasks.statistics import check_adsl, require_columns
+from repool.schemas.pooled import SALVAGE_LEVELS
+from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.statistics import check_adsl, require_columns
 
 TABLE_ID = "table4"
 GRADE3_VARIABLES = ("ANY_TEAE", "CRS", "NEURO")

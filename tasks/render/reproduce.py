@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.display import ABSENT, ArdStats, format_text_table, round_half_up
+from repool.resources import reference_file
+from repool.tasks.render.display import ABSENT, ArdStats, format_text_table, round_half_up
 
-DEFAULT_REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "topp2021_published.json"
+DEFAULT_REFERENCE = reference_file()
 COLUMNS = ["table", "label", "group", "statistic", "published", "ours", "difference", "agrees", "note"]
 COUNT_STATS = {"n", "n_grade3", "N"}
 PCT_STATS = {"pct": "n", "pct_grade3": "n_grade3"}  # percentage -> the count it is a share of

@@ -17,7 +17,7 @@ import math
 import duckdb
 import pandas as pd
 
-from tasks.ard import ARD_COLUMNS, ARD_KEY
+from repool.tasks.analyse.ard import ARD_COLUMNS, ARD_KEY
 
 ARD_DIFF_COLUMNS = ARD_KEY + ["old", "new", "change", "difference"]
 LINEAGE_DIFF_COLUMNS = ["study", "old_delivery_id", "new_delivery_id", "change", "files_changed"]
@@ -30,7 +30,7 @@ _NULL = "\x00<NULL>"  # stands in for a NULL key part while joining (sorts befor
 
 
 # the stored rows are read by publish, which owns results.*
-from tasks.publish import read_version_ard, read_version_lineage  # noqa: E402
+from repool.tasks.publish import read_version_ard, read_version_lineage  # noqa: E402
 
 
 def read_version(con: duckdb.DuckDBPyConnection, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.pooled import SALVAGE_LEVELS, YN
-from tasks.ard import SALVGRP, ard_row, create_ard_frame
-from tasks.statistics import (
+from repool.schemas.pooled import SALVAGE_LEVELS, YN
+from repool.schemas.ard import KM_CURVE_COLUMNS
+from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.statistics import (
     check_adsl,
     compute_cox_hr,
     compute_km,
@@ -35,8 +36,7 @@ from tasks.statistics import (
 TABLE_ID = "table2"
 PARAMS = ["OS", "RFS"]
 KM_STATS = ["n", "events", "median", "median_lcl", "median_ucl"]
-CURVE_COLUMNS = ["variable", "group1_level", "group2_level", "time", "surv", "surv_lcl",
-                 "surv_ucl", "n_risk", "n_event", "n_censor"]
+CURVE_COLUMNS = KM_CURVE_COLUMNS
 _LATER = SALVAGE_LEVELS[1]
 
 
@@ -59,9 +59,9 @@ def _survival_data(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     return tte.sort_values(["PARAMCD", "USUBJID"], kind="mergesort").reset_index(drop=True)
 
 
-def _km_stats(sub: pd.DataFrame) -> dict[str, float | None]:
+def _km_stats(sub: pd.DataFrame, alpha: float) -> dict[str, float | None]:
     km = compute_km(sub["time"], sub["event"])
-    lcl, ucl = compute_km_median_ci(km)
+    lcl, ucl = compute_km_median_ci(km, alpha=alpha)
     return {"n": len(sub), "events": int(sub["event"].sum()), "median": compute_km_median(km),
             "median_lcl": lcl, "median_ucl": ucl}
 
@@ -77,20 +77,20 @@ def _subsets(tte: pd.DataFrame):
             yield "OS", group, prior, tte[m]
 
 
-def compute_table2(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
-    """ADSL + ADTTE -> the table2 ARD frame."""
+def compute_table2(adsl: pd.DataFrame, adtte: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """ADSL + ADTTE -> the table2 ARD frame; intervals at confidence level 1 - alpha."""
     tte = _survival_data(adsl, adtte)
     rows = []
     for var, group, prior, sub in _subsets(tte):
         key = {"group1": SALVGRP, "group1_level": group}
         if prior is not None:
             key |= {"group2": "PRHSCT", "group2_level": prior}
-        for name, value in _km_stats(sub).items():
+        for name, value in _km_stats(sub, alpha).items():
             rows.append(ard_row(TABLE_ID, var, name, value, **key))
     for var in PARAMS:
         sub = tte[tte["PARAMCD"] == var]
         later = (sub["SALVGRP"] == _LATER).astype(int)
-        hr = compute_cox_hr(sub["time"], sub["event"], later)
+        hr = compute_cox_hr(sub["time"], sub["event"], later, alpha=alpha)
         p_lr = compute_logrank_p(sub["time"], sub["event"], later)
         key = {"group1": SALVGRP, "group1_level": _LATER}
         for name, value in (("hr", hr.hr), ("hr_lcl", hr.hr_lcl), ("hr_ucl", hr.hr_ucl),
@@ -99,11 +99,11 @@ def compute_table2(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     return create_ard_frame(rows)
 
 
-def compute_km_curves(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
+def compute_km_curves(adsl: pd.DataFrame, adtte: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """KM step data for the figures: one row per distinct time (events and censorings).
 
-    Columns `CURVE_COLUMNS`; time in months; `surv` just after `time`, log-log pointwise 95%
-    band (`surv_lcl`/`surv_ucl`; [1, 1] before the first event, NULL where S = 0), `n_risk`
+    Columns `CURVE_COLUMNS`; time in months; `surv` just after `time`, log-log pointwise
+    (1 - alpha) band (`surv_lcl`/`surv_ucl`; [1, 1] before the first event, NULL where S = 0), `n_risk`
     just before `time`. No time-0 row (the curve starts at S = 1). Curves: OS and RFS per
     salvage group (group2_level None), then OS per salvage group × PRHSCT (Y, N); an empty
     subset has no rows. Sorted in that order, then by time.
@@ -114,7 +114,7 @@ def compute_km_curves(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
         km = compute_km(sub["time"], sub["event"])
         if km.empty:
             continue
-        band = compute_km_pointwise_ci(km)
+        band = compute_km_pointwise_ci(km, alpha=alpha)
         frames.append(pd.DataFrame({
             "variable": var, "group1_level": group, "group2_level": prior,
             "time": km["time"], "surv": km["surv"],

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from schemas.pooled import BMBLCAT_LEVELS, ECOG_LEVELS, SALVAGE_LEVELS, YN
-from tasks.ard import SALVGRP, ard_row, create_ard_frame
-from tasks.statistics import check_adsl, require_levels
+from repool.schemas.pooled import BMBLCAT_LEVELS, ECOG_LEVELS, SALVAGE_LEVELS, YN
+from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.statistics import check_adsl, require_levels
 
 TABLE_ID = "table1"
 CONTINUOUS = {"AGE": "AGE", "BMBLAST": "BMBLPCT"}  # ARD variable -> ADSL column

@@ -6,29 +6,52 @@ shown as "NE"; a row absent from the ARD as "—".
 """
 from __future__ import annotations
 
+
+import json
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
 import pandas as pd
 
-FIRST, LATER = "First salvage", "Second or later salvage"
+from repool.schemas.ard import TABLE_IDS
+from repool.schemas.pooled import SALVAGE_LEVELS
+
+FIRST, LATER = SALVAGE_LEVELS
 GROUPS = (FIRST, LATER)
-TABLE_IDS = ("table1", "table2", "table3", "table4")
 TABLE_TITLES = {
     "table1": "Table 1. Baseline characteristics",
     "table2": "Table 2. Overall and relapse-free survival (months)",
     "table3": "Table 3. Response, MRD, transplant and other treatment",
     "table4": "Table 4. Treatment-emergent adverse events",
 }
+# "{ci}" stands for the version's confidence level ("95%" at alpha = 0.05): see `format_level`.
 TABLE_NOTES = {
     "table1": "n (%) unless stated; % of the salvage group's N, rounded to whole numbers.",
-    "table2": "Kaplan–Meier median (95% CI, Brookmeyer–Crowley, log-log); NE = not estimable. "
-              "HR: Cox model, second or later vs first salvage (reference); Wald 95% CI and p.",
-    "table3": "n (%) [95% exact Clopper–Pearson CI]; MRD response as n/N of patients in remission. "
-              "Odds ratio: unadjusted 2×2, Wald 95% CI and p.",
+    "table2": "Kaplan–Meier median ({ci} CI, Brookmeyer–Crowley, log-log); NE = not estimable. "
+              "HR: Cox model, second or later vs first salvage (reference); Wald {ci} CI and p.",
+    "table3": "n (%) [{ci} exact Clopper–Pearson CI]; MRD response as n/N of patients in remission. "
+              "Odds ratio: unadjusted 2×2, Wald {ci} CI and p.",
     "table4": "n (%) of the salvage group's N; — = not applicable.",
 }
+DEFAULT_LEVEL = 0.95
+
+
+def format_level(confidence_level: float) -> str:
+    """0.95 -> '95%', 0.9 -> '90%', 0.975 -> '97.5%'."""
+    return f"{float(Decimal(str(round(100 * confidence_level, 6))).normalize()):g}%"
+
+
+def level_of(parameters: dict | None) -> float:
+    """The confidence level of a version from its stored parameters (alpha), 0.95 when absent."""
+    if isinstance(parameters, str):
+        parameters = json.loads(parameters)
+    alpha = (parameters or {}).get("alpha")
+    return DEFAULT_LEVEL if alpha is None else round(1 - float(alpha), 10)
+
+
+def table_note(table_id: str, confidence_level: float = DEFAULT_LEVEL) -> str:
+    return TABLE_NOTES[table_id].replace("{ci}", format_level(confidence_level))
 STUB = "Characteristic"
 SPAN_SEP = ": "  # table4 column names: "<group column>: <grade column>"
 ANY_GRADE, GRADE3 = "any grade", "grade ≥3"
@@ -215,15 +238,15 @@ def _p(table_id: str, variable: str, stat_name: str = "p_value") -> Cell:
 
 TABLE2_ROWS: list[tuple[str, Cell]] = [
     ("OS, events/patients", _events_of("OS")),
-    ("Median OS (95% CI)", _median_ci("OS")),
-    ("Median OS, prior allo-HSCT (95% CI)", _median_ci("OS", "Y")),
-    ("Median OS, no prior allo-HSCT (95% CI)", _median_ci("OS", "N")),
-    ("OS hazard ratio (95% CI)", _ratio("table2", "OS", "hr")),
+    ("Median OS ({ci} CI)", _median_ci("OS")),
+    ("Median OS, prior allo-HSCT ({ci} CI)", _median_ci("OS", "Y")),
+    ("Median OS, no prior allo-HSCT ({ci} CI)", _median_ci("OS", "N")),
+    ("OS hazard ratio ({ci} CI)", _ratio("table2", "OS", "hr")),
     ("OS p-value (Wald)", _p("table2", "OS")),
     ("OS p-value (log-rank)", _p("table2", "OS", "p_logrank")),
     ("RFS, events/patients in remission", _events_of("RFS")),
-    ("Median RFS (95% CI)", _median_ci("RFS")),
-    ("RFS hazard ratio (95% CI)", _ratio("table2", "RFS", "hr")),
+    ("Median RFS ({ci} CI)", _median_ci("RFS")),
+    ("RFS hazard ratio ({ci} CI)", _ratio("table2", "RFS", "hr")),
     ("RFS p-value (Wald)", _p("table2", "RFS")),
     ("RFS p-value (log-rank)", _p("table2", "RFS", "p_logrank")),
 ]
@@ -246,7 +269,7 @@ TABLE3_ROWS: list[tuple[str, Cell]] = [
     ("Allo-HSCT in continuous remission post-blinatumomab", _proportion("HSCT_CR")),
     ("Allo-HSCT after relapse and/or refractory post-blinatumomab", _proportion("HSCT_RELREF")),
     ("Anti-leukemic treatment other than blinatumomab", _proportion("OTHER_TX")),
-    ("Odds ratio, CR/CRh/CRi (95% CI)", _ratio("table3", "REMISSION", "or")),
+    ("Odds ratio, CR/CRh/CRi ({ci} CI)", _ratio("table3", "REMISSION", "or")),
     ("Odds ratio p-value (Wald)", _p("table3", "REMISSION")),
 ]
 
@@ -270,8 +293,9 @@ def normalize_table_id(table_id: str | int) -> str:
     return tid
 
 
-def _group_columns_frame(stats: ArdStats, rows: list[tuple[str, Cell]]) -> pd.DataFrame:
-    columns = {STUB: [label for label, _ in rows]}
+def _group_columns_frame(stats: ArdStats, rows: list[tuple[str, Cell]], confidence_level: float) -> pd.DataFrame:
+    ci = format_level(confidence_level)
+    columns = {STUB: [label.replace("{ci}", ci) for label, _ in rows]}
     for g in GROUPS:
         columns[group_column(g, stats.group_n(g))] = [cell(stats, g) for _, cell in rows]
     return pd.DataFrame(columns)
@@ -289,14 +313,16 @@ def _table4_frame(stats: ArdStats) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def create_display_table(ard: pd.DataFrame, table_id: str | int) -> pd.DataFrame:
+def create_display_table(ard: pd.DataFrame, table_id: str | int,
+                         confidence_level: float = DEFAULT_LEVEL) -> pd.DataFrame:
     """One table in the paper's layout: column 'Characteristic' and one text column per salvage
-    group ('First salvage (N=165)', ...); table4 has '<group>: any grade' / '<group>: grade ≥3'."""
+    group ('First salvage (N=165)', ...); table4 has '<group>: any grade' / '<group>: grade ≥3'.
+    Interval labels state `confidence_level` (the version's 1 - alpha)."""
     tid = normalize_table_id(table_id)
     stats = ArdStats(ard)
     if tid == "table4":
         return _table4_frame(stats)
-    return _group_columns_frame(stats, _GROUP_COLUMN_ROWS[tid])
+    return _group_columns_frame(stats, _GROUP_COLUMN_ROWS[tid], confidence_level)
 
 
 def split_column(column: str) -> tuple[str | None, str]:
@@ -358,11 +384,12 @@ def _spanner_line(runs: list[tuple[str, int, int]], widths: list[int]) -> str:
     return out.rstrip()
 
 
-def render_text(ard: pd.DataFrame, table_id: str | int | None = None) -> str:
+def render_text(ard: pd.DataFrame, table_id: str | int | None = None,
+                confidence_level: float = DEFAULT_LEVEL) -> str:
     """The tables (all four, or one) as plain aligned text with titles and footnotes."""
     tids = TABLE_IDS if table_id is None else (normalize_table_id(table_id),)
     blocks = []
     for tid in tids:
-        table = format_text_table(create_display_table(ard, tid))
-        blocks.append(f"{TABLE_TITLES[tid]}\n\n{table}\n\n{TABLE_NOTES[tid]}")
+        table = format_text_table(create_display_table(ard, tid, confidence_level))
+        blocks.append(f"{TABLE_TITLES[tid]}\n\n{table}\n\n{table_note(tid, confidence_level)}")
     return "\n\n\n".join(blocks) + "\n"

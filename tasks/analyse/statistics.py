@@ -1,7 +1,7 @@
 """Statistical methods of the analysis tables (results.md "Methods").
 
 Pure functions on arrays / DataFrames; each returns one thing and is named by it. "Not estimable"
-(NE) is ``None`` everywhere, never NaN or inf, so that `tasks.ard.ard_row` stores NULL.
+(NE) is ``None`` everywhere, never NaN or inf, so that `repool.tasks.analyse.ard.ard_row` stores NULL.
 
 Kaplan–Meier
     `compute_km` -> KM table; `compute_km_median` (SAS/R midpoint rule);
@@ -338,7 +338,7 @@ def compute_odds_ratio(a: int, b: int, c: int, d: int, alpha: float = 0.05) -> O
 def check_adsl(adsl: pd.DataFrame, columns: Iterable[str]) -> None:
     """The checks every table makes on ADSL: USUBJID, SALVGRP and `columns` present, USUBJID
     unique, SALVGRP within the two salvage levels (a subject is never silently dropped)."""
-    from schemas.pooled import SALVAGE_LEVELS
+    from repool.schemas.pooled import SALVAGE_LEVELS
 
     require_columns(adsl, ["USUBJID", "SALVGRP", *columns], "adsl")
     dup = adsl["USUBJID"][adsl["USUBJID"].duplicated()]

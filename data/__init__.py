@@ -1,0 +1,1 @@
+"""The bundled synthetic deliveries and the publication's reference figures (package data)."""

@@ -1,0 +1,39 @@
+"""Stage 5, analyse: the pure statistics and the four tables (pooled frames in, ARD rows out).
+
+`statistics.py` holds the methods, `table<N>_*.py` one table each, `ard.py` the row shape. The
+tables know neither Prefect nor DuckDB; the two tasks below are their only Prefect face.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from repool.schemas.ard import TABLE_IDS
+from repool.tasks.analyse.table1_baseline import compute_table1
+from repool.tasks.analyse.table2_survival import compute_km_curves, compute_table2
+from repool.tasks.analyse.table3_response import compute_table3
+from repool.tasks.analyse.table4_adverse_events import compute_table4
+
+# table id -> (function, pooled datasets it reads, whether it takes alpha)
+TABLES = {
+    "table1": (compute_table1, ("adsl",), False),
+    "table2": (compute_table2, ("adsl", "adtte"), True),
+    "table3": (compute_table3, ("adsl", "adrs"), True),
+    "table4": (compute_table4, ("adsl", "adae"), False),
+}
+assert tuple(TABLES) == TABLE_IDS
+
+
+@task(name="analyse", cache_policy=NO_CACHE)
+def analyse_table(table_id: str, frames: dict[str, pd.DataFrame], alpha: float) -> pd.DataFrame:
+    """One analysis table's ARD rows from the pooled frames (a pure function of them)."""
+    fn, inputs, takes_alpha = TABLES[table_id]
+    args = [frames[i] for i in inputs]
+    return fn(*args, alpha=alpha) if takes_alpha else fn(*args)
+
+
+@task(name="km-curves", cache_policy=NO_CACHE)
+def derive_km_curves(frames: dict[str, pd.DataFrame], alpha: float) -> pd.DataFrame:
+    """KM step data (with the pointwise band at level 1 - alpha) for the report's figures."""
+    return compute_km_curves(frames["adsl"], frames["adtte"], alpha=alpha)

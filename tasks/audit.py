@@ -1,0 +1,47 @@
+"""The append-only audit (schema `audit`): failure records, delivery outcomes, quarantined subjects.
+
+Plumbing shared by the stages: every stage appends what it found; nothing here is updated or deleted.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+import pandas as pd
+
+from repool.schemas.audit import AUDIT_COLUMNS
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def record_failures(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: str | None, failures: list[dict]) -> int:
+    """Append failure records to audit.validation_failures (never updated, never deleted)."""
+    if not failures:
+        return 0
+    now = utc_now()
+    df = pd.DataFrame([{**{k: f.get(k) for k in AUDIT_COLUMNS}, "run_id": run_id, "flow_run_id": flow_run_id,
+                        "action": f.get("action_taken", f.get("action")), "recorded_at": now} for f in failures],
+                      columns=AUDIT_COLUMNS)
+    df["row"] = pd.array(df["row"], dtype="Int64")
+    for c in AUDIT_COLUMNS:
+        if c not in ("row", "recorded_at"):
+            df[c] = df[c].astype(object).where(df[c].notna(), None).map(lambda v: v if v is None else str(v))
+    con.register("_audit_frame", df)
+    try:
+        con.execute("INSERT INTO audit.validation_failures BY NAME SELECT * FROM _audit_frame")
+    finally:
+        con.unregister("_audit_frame")
+    return len(df)
+
+
+def record_delivery(con: duckdb.DuckDBPyConnection, run_id: str, study: str, delivery_id: str, status: str,
+                    message: str, quarantined: list[dict]) -> None:
+    """The delivery's outcome in audit.deliveries, and its quarantined subjects when accepted."""
+    con.execute("INSERT INTO audit.deliveries VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, study, delivery_id, status, message, utc_now()])
+    if status == "accepted" and quarantined:
+        rows = [[run_id, q["study"], q["delivery_id"], q["subject"], q["reason"], q["file"], q["row"], utc_now()]
+                for q in quarantined]
+        con.executemany("INSERT INTO audit.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)

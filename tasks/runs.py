@@ -1,0 +1,69 @@
+"""Run bookkeeping (audit.runs): open a run, close it with its outcome and its summary artifact.
+
+Plumbing beside the stages: it decides nothing about data. `finish_run` returns the outcome the
+flow turns into its final Prefect state (aggregates and failure locations, never values).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from repool.settings import Settings
+from repool.tasks import in_prefect_run
+from repool.tasks.audit import utc_now
+from repool.tasks.db import connect, create_schemas
+from repool.tasks.ingest import DeliveryResult
+from repool.tasks.validate.policy import load_policy
+
+
+@task(name="start-run", cache_policy=NO_CACHE)
+def start_run(settings: Settings, flow_run_id: str | None) -> str:
+    """Create the schemas if needed and register the run in audit.runs; returns the run id."""
+    load_policy(settings.policy_file)  # a broken policy file stops the run before any work
+    run_id = flow_run_id or uuid.uuid4().hex
+    remove_stale_work_folders(settings.results_dir)
+    with connect(settings.db_path) as con:
+        create_schemas(con, settings.sql_dir)
+        # the caller holds the database: a run still marked 'running' was killed
+        con.execute("UPDATE audit.runs SET status = 'crashed', finished_at = ?, "
+                    "message = 'the run ended without finishing (killed?)' WHERE status = 'running'", [utc_now()])
+        con.execute("INSERT INTO audit.runs VALUES (?, ?, ?, NULL, 'running', NULL, NULL, ?)",
+                    [run_id, flow_run_id, utc_now(), json.dumps(settings.analysis_parameters(), sort_keys=True)])
+    return run_id
+
+
+def remove_stale_work_folders(results_dir: Path) -> None:
+    """Temporary folders left by a killed run (`.tmp-<version>-<pid>`, `.gx-<run>`); never a published one."""
+    if Path(results_dir).is_dir():
+        for p in Path(results_dir).iterdir():
+            if p.is_dir() and p.name.startswith((".tmp-", ".gx-")):
+                shutil.rmtree(p, ignore_errors=True)
+
+
+@task(name="finish-run", cache_policy=NO_CACHE)
+def finish_run(settings: Settings, run_id: str, status: str, version: str | None, message: str,
+               accepted: list[DeliveryResult], refused: list[DeliveryResult], summary_markdown: str,
+               folder: str | None = None) -> dict:
+    """Close the run in audit.runs, publish its summary artifact, and return its outcome:
+    {"run_id", "status", "version", "report", "message", "refused", "quarantined", "quarantine"}."""
+    with connect(settings.db_path) as con:
+        con.execute("UPDATE audit.runs SET finished_at = ?, status = ?, result_version = ?, message = ? WHERE run_id = ?",
+                    [utc_now(), status, version, message, run_id])
+    if in_prefect_run():
+        create_markdown_artifact(key="repool-run-summary", markdown=summary_markdown,
+                                 description="What this run pooled and why")
+    excluded = [q for r in accepted for q in r.quarantined]
+    outcome = {"run_id": run_id, "status": status, "message": message}
+    if version is not None and status != "failed":
+        outcome |= {"version": version,
+                    "report": str(Path(folder or settings.results_dir / version) / "report.html"),
+                    "refused": [r.message for r in refused], "quarantined": len(excluded),
+                    "quarantine": [f"{q['study']}@{q['delivery_id']} subject {q['subject']}: {q['reason']} in "
+                                   f"{q['file']} row {q['row']} column {q['column']}" for q in excluded]}
+    return outcome

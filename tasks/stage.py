@@ -1,0 +1,73 @@
+"""Stage 3, stage one delivery: the staging models (sql/staging/<format>/: rename, cast, decode) into
+`staging.stg_<study>__<file>`, then the cross-file checks of `sql/checks/` on the staged columns.
+
+The delivery's outcome (accepted or refused, quarantined subjects) is recorded here, the last step
+of the per-delivery chain ingest -> validate -> stage.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from repool.schemas.audit import failure
+from repool.schemas.sources import SOURCE_DATASETS
+from repool.settings import Settings
+from repool.tasks.audit import record_delivery, record_failures
+from repool.tasks.db import connect, render_sql, study_slug
+from repool.tasks.ingest import Delivery, DeliveryResult
+from repool.tasks.validate.policy import decide, load_policy
+
+
+
+def staging_table(study: str, file: str) -> str:
+    return f"staging.stg_{study_slug(study)}__{Path(file).stem}"
+
+
+def build_staging(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables: dict[str, str],
+                  sql_dir: Path) -> dict[str, str]:
+    """Run the format's staging models for one delivery: staging.stg_<study>__<file>."""
+    by_stem = {Path(f).stem: t for f, t in raw_tables.items()}
+    built = {}
+    for file in SOURCE_DATASETS[delivery.format]:
+        stem = Path(file).stem
+        template = (sql_dir / "staging" / delivery.format / f"{stem}.sql").read_text(encoding="utf-8")
+        sql = render_sql(template, {"study": delivery.study, "delivery_id": delivery.delivery_id},
+                         {"source": lambda s: by_stem[s]})
+        target = staging_table(delivery.study, file)
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
+        built[stem] = target
+    return built
+
+
+def run_cross_checks(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_dir: Path) -> list[dict]:
+    """The SQL checks of sql/checks/<format>/ on the study's staging models."""
+    records: list[dict] = []
+    for path in sorted((sql_dir / "checks" / delivery.format).glob("*.sql")):
+        sql = render_sql(path.read_text(encoding="utf-8"), {"study": delivery.study},
+                         {"ref": lambda s: staging_table(delivery.study, s)})
+        for file, row, column, reason, value, subject in con.execute(sql).fetchall():
+            records.append(failure(delivery.study, delivery.delivery_id, reason,
+                                   f"{file} row {row} column {column}: {reason} ({value})",
+                                   file=file, sha256=delivery.files.get(file, {}).get("sha256"),
+                                   row=row, column=column, value=value, subject=subject, check=path.stem))
+    return records
+
+
+@task(name="stage", cache_policy=NO_CACHE)
+def stage_delivery(settings: Settings, run_id: str, flow_run_id: str | None, result: DeliveryResult) -> DeliveryResult:
+    """Staging models and cross-file checks for a delivery that passed its source contracts; records
+    the delivery's outcome (accepted, or refused naming the first refusing failure)."""
+    with connect(settings.db_path) as con:
+        if result.ingested and not result.rejected:
+            build_staging(con, result.delivery, result.raw_tables, settings.sql_dir)
+            found = decide(run_cross_checks(con, result.delivery, settings.sql_dir), load_policy(settings.policy_file))
+            record_failures(con, run_id, flow_run_id, found)
+            result.failures = result.failures + found
+            result.accepted = not result.rejected
+            result.message = result.summary()
+        status = "accepted" if result.accepted else "rejected"
+        record_delivery(con, run_id, result.study, result.delivery_id, status, result.message, result.quarantined)
+    return result

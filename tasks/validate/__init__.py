@@ -1,0 +1,1 @@
+"""Stage 2, validate: source contracts per delivery, the pooled contract, the policy and the audit."""

@@ -1,0 +1,101 @@
+"""Stage 2, validate one delivery: each delivered file against its source contract (schemas/sources.py).
+
+Every failure case becomes an audit record (study, delivery, file, row, column, check, value) with
+the action the policy module decides; nothing is only raised. Cross-file rules run after staging,
+on the renamed columns (`tasks/stage.py`).
+"""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pandera.pandas as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from repool.schemas.audit import failure
+from repool.schemas.reasons import PANDERA_REASONS
+from repool.schemas.sources import SOURCE_DATASETS, build_source_schema
+from repool.settings import Settings
+from repool.tasks.audit import record_failures
+from repool.tasks.db import connect
+from repool.tasks.ingest import Delivery, DeliveryResult
+from repool.tasks.validate.policy import decide, load_policy
+
+MAX_CASES_PER_CHECK = 1000  # per file and check; beyond that one summary record says how many more
+
+
+# ------------------------------------------------------------------------------------------------
+# Source files: pandera
+# ------------------------------------------------------------------------------------------------
+
+
+def _subject_id(delivery: Delivery, raw_subject) -> str | None:
+    if raw_subject is None or (isinstance(raw_subject, float) and pd.isna(raw_subject)):
+        return None
+    text = str(raw_subject).strip()
+    if not text or text == "n.a.":
+        return None
+    return f"{delivery.study}-{text}" if delivery.format == "csv-legacy" else text
+
+
+def failures_from_schema_errors(delivery: Delivery, file: str, df: pd.DataFrame, cases: pd.DataFrame,
+                                subject_col: str) -> list[dict]:
+    """pandera failure cases -> audit records, one per (row, column, check)."""
+    sha = delivery.files[file]["sha256"]
+    records: list[dict] = []
+    cases = cases.copy()
+    cases["check"] = cases["check"].astype(str)
+    cases = cases.drop_duplicates(subset=["column", "check", "index", "failure_case"])
+    for (column, check), grp in cases.groupby(["column", "check"], sort=True, dropna=False):
+        reason = PANDERA_REASONS.get(check, check)
+        rows = grp.head(MAX_CASES_PER_CHECK)
+        for _, case in rows.iterrows():
+            row = case["index"]
+            row = None if row is None or pd.isna(row) else int(row)
+            subject = _subject_id(delivery, df.at[row, subject_col]) if row is not None and subject_col in df else None
+            col = None if pd.isna(column) else str(column)
+            if reason == "missing_column":
+                col, value = str(case["failure_case"]), None
+                msg = f"{file} lacks required column {col}"
+            else:
+                value = case["failure_case"]
+                msg = f"{file} row {row} column {col}: {check} failed for value {value!r}"
+            records.append(failure(delivery.study, delivery.delivery_id, reason, msg, file=file, sha256=sha,
+                                   row=row, column=col, value=value, subject=subject, check=check))
+        if len(grp) > MAX_CASES_PER_CHECK:
+            records.append(failure(delivery.study, delivery.delivery_id, reason,
+                                   f"{len(grp) - MAX_CASES_PER_CHECK} more failures of {check} in {file} column {column}",
+                                   file=file, sha256=sha, column=None if pd.isna(column) else str(column), check=check))
+    return records
+
+
+def validate_source_files(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables: dict[str, str]) -> list[dict]:
+    """Run each file's pandera model (lazy) on its raw table; extra columns are recorded once."""
+    records: list[dict] = []
+    for file, table in raw_tables.items():
+        ds = SOURCE_DATASETS[delivery.format][file]
+        df = con.sql(f"SELECT * FROM {table}").df().set_index("_row", drop=True)
+        df.index.name = None
+        if delivery.format != "csv-legacy":  # CSV extras were recorded from the header at load
+            for c in [c for c in df.columns if c not in ds.column_names and c.upper() != "STUDYID"]:
+                records.append(failure(delivery.study, delivery.delivery_id, "extra_column",
+                                       f"{file} has column {c} beyond the contract (ignored)",
+                                       file=file, sha256=delivery.files[file]["sha256"], column=c))
+        try:
+            build_source_schema(ds).validate(df, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            records += failures_from_schema_errors(delivery, file, df, exc.failure_cases, ds.subject)
+    return records
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_delivery(settings: Settings, run_id: str, flow_run_id: str | None, result: DeliveryResult) -> DeliveryResult:
+    """The source contracts of an ingested delivery (and the warnings found at load), into the audit."""
+    if not result.ingested:  # refused at ingest; already recorded
+        return result
+    with connect(settings.db_path) as con:
+        found = list(result.warnings) + validate_source_files(con, result.delivery, result.raw_tables)
+        result.failures = decide(found, load_policy(settings.policy_file))
+        record_failures(con, run_id, flow_run_id, result.failures)
+    result.message = result.summary()
+    return result

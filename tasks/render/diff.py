@@ -17,7 +17,7 @@ import math
 import duckdb
 import pandas as pd
 
-from repool.tasks.analyse.ard import ARD_COLUMNS, ARD_KEY
+from repool.schemas.ard import ARD_COLUMNS, ARD_KEY
 
 ARD_DIFF_COLUMNS = ARD_KEY + ["old", "new", "change", "difference"]
 LINEAGE_DIFF_COLUMNS = ["study", "old_delivery_id", "new_delivery_id", "change", "files_changed"]

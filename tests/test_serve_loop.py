@@ -124,7 +124,7 @@ def test_served_deployments_have_schedule_trigger_and_limit(loop):
     assert dep["parameters"]["data_dir"] == str(loop["root"])
     assert dep["parameters"]["db"] == str(loop["db"])
     assert dep["concurrency_limit"] == 1 or (dep.get("global_concurrency_limit") or {}).get("limit") == 1
-    assert dep["entrypoint"] == "flows.repool_flow.repool"
+    assert dep["entrypoint"] == "repool.flows.repool_flow.repool"
     with loop["server"].client() as c:
         watch = c.get("/deployments/name/watch-deliveries/poll").json()
         automations = c.post("/automations/filter", json={}).json()

@@ -12,7 +12,8 @@ from repool.tasks.render.reproduce import (
     render_reproduction_html,
     render_reproduction_text,
 )
-from tests.fixtures_ard import FIRST, LATER, build_fixture_ard, set_stat
+from tests.fixtures_ard import FIRST, GROUP_N, LATER, TABLE3_OR, TABLE4_COUNTS, build_fixture_ard, set_stat
+from tests.reference import published
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,8 @@ def test_reference_covers_the_publication_with_ard_coordinates():
     assert set(ARD_COLUMNS) - {"stat"} == keys
     printed = {(f["variable"], f["group1_level"], f["stat_name"]): f["printed"] for f in ref["figures"]
                if f["group2_level"] is None and f["variable_level"] in (None, "CR/CRh/CRi")}
+    # This test checks the reference file itself (the one home of the published figures), so these
+    # printed strings are its independent expectation; reading them from the file would be circular.
     assert printed[("BOR", FIRST, "n")] == "89" and printed[("BOR", LATER, "n")] == "150"
     assert printed[("REMISSION", LATER, "or")] == "0.59" and printed[("REMISSION", LATER, "p_value")] == "0.005"
     assert printed[("OS", LATER, "p_value")] == "<0.001"
@@ -49,27 +52,29 @@ def test_columns(comparison):
 
 
 def test_flags_percentages_that_do_not_follow_from_counts(comparison):
-    teae = _row(comparison, "Any TEAE", FIRST, "pct")  # 162/165 = 98.2, printed 99
+    n, N = TABLE4_COUNTS["ANY_TEAE"][FIRST][0], GROUP_N[FIRST]  # our n/N rounds below the printed pct
+    teae = _row(comparison, "Any TEAE", FIRST, "pct")
     assert not teae["agrees"]
-    assert teae["ours"] == pytest.approx(100 * 162 / 165)
-    assert "162/165" in teae["note"] and "rounded up" in teae["note"]
-    blasts = _row(comparison, "BM blasts >5–<10%", FIRST, "pct")  # 9/165 = 5.45, printed 6
+    assert teae["ours"] == pytest.approx(100 * n / N)
+    assert f"{n}/{N}" in teae["note"] and "rounded up" in teae["note"]
+    blasts = _row(comparison, "BM blasts >5–<10%", FIRST, "pct")  # its n/N = 5.45%, printed rounded up
     assert not blasts["agrees"]
-    assert "163" in blasts["note"]  # 9/163 = 5.52 -> 6
+    assert str(N - 2) in blasts["note"]  # the nearby denominator N-2 gives 5.52% -> printed
     assert "rounded twice" in blasts["note"]
 
 
 def test_passes_percentages_that_follow(comparison):
-    men = _row(comparison, "Men", FIRST, "pct")  # 98/165 = 59.4 -> 59
+    men = _row(comparison, "Men", FIRST, "pct")  # n/N rounds to the printed pct
     assert men["agrees"] and men["note"] == ""
     assert _row(comparison, "Men", FIRST, "n")["agrees"]
 
 
 def test_estimates_and_p_values(comparison):
     assert _row(comparison, "Median OS (95% CI)", FIRST, "median")["agrees"]
-    assert _row(comparison, "OS HR later vs first (95% CI); p", LATER, "p_value")["agrees"]  # <0.001
+    assert _row(comparison, "OS HR later vs first (95% CI); p", LATER, "p_value")["agrees"]  # printed '<' bound
     orow = _row(comparison, "Odds ratio later vs first (95% CI); p", LATER, "or")
-    assert orow["agrees"] and orow["difference"] == pytest.approx(0.5906 - 0.59)
+    assert orow["agrees"] and orow["difference"] == pytest.approx(
+        TABLE3_OR[0] - published("table3", "REMISSION", "or", LATER))
     assert _row(comparison, "Patients (N)", FIRST, "N")["agrees"]
 
 
@@ -80,8 +85,9 @@ def test_reads_our_values_from_the_ard(ard):
     changed = set_stat(changed, 0.2, table_id="table2", variable="OS", stat_name="p_value", group1_level=LATER)
     df = compare_with_publication(changed)
     count = _row(df, "Any TEAE", FIRST, "n")
-    assert count["ours"] == 100 and not count["agrees"] and count["difference"] == -62
-    assert _row(df, "Any TEAE", FIRST, "pct")["ours"] == pytest.approx(100 * 100 / 165)
+    assert count["ours"] == 100 and not count["agrees"]
+    assert count["difference"] == 100 - published("table4", "ANY_TEAE", "n", FIRST)
+    assert _row(df, "Any TEAE", FIRST, "pct")["ours"] == pytest.approx(100 * 100 / GROUP_N[FIRST])
     median = _row(df, "Median OS (95% CI)", LATER, "median")
     assert not median["agrees"] and "NE" in median["note"]
     assert not _row(df, "OS HR later vs first (95% CI); p", LATER, "p_value")["agrees"]
@@ -99,7 +105,7 @@ def test_explain_percentage_without_reason():
 
 def test_renderers(comparison):
     text = render_reproduction_text(comparison)
-    assert "Flagged:" in text and "162/165" in text
+    assert "Flagged:" in text and f"{TABLE4_COUNTS['ANY_TEAE'][FIRST][0]}/{GROUP_N[FIRST]}" in text
     fragment = render_reproduction_html(comparison)
     assert fragment.count('class="flag"') == int((~comparison["agrees"]).sum())
     assert "http" not in fragment

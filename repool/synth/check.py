@@ -2,7 +2,8 @@
 
 Reads the files as sources.md describes them (pandas / pyreadstat / pyarrow, nothing from the
 generator), harmonises the three studies, and computes every calibration figure with lifelines,
-scipy and statsmodels. Run: `python -m repool.synth.check [DATA_ROOT]`.
+scipy and statsmodels. The published figures it compares with are read from the reference JSON
+(`repool.synth.reference`), not from the generator's targets. Run: `python -m repool.synth.check [DATA_ROOT]`.
 """
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from repool.schemas.pooled import BMBLCAT_LEVELS, ECOG_LEVELS, SALVAGE_LEVELS
+from repool.synth.reference import group_n, p_bound, published
+
 DPM = 30.4375
-GROUPS = ("First salvage", "Second or later salvage")
+GROUPS = tuple(SALVAGE_LEVELS)
 NEURO = {"Encephalopathy", "Tremor", "Seizure", "Aphasia", "Confusional state", "Dysarthria", "Somnolence",
          "Disorientation", "Cognitive disorder", "Memory impairment", "Ataxia", "Dizziness", "Headache",
          "Paraesthesia"}
@@ -315,40 +319,59 @@ def figures(h: Harmonised) -> dict[str, float]:
     return f
 
 
-# (key, published value, check): check = ("eq",) exact, ("abs", tol) within tol, ("range", lo, hi)
+# (key, published value, check): check = ("eq",) exact, ("abs", tol) within tol, ("range", lo, hi).
+# Published values come from the reference JSON (`reference.py`); the ranges with a made-up centre
+# (MRD, CR/CRh shares, CRS / neuro events, event counts) are calibration hints, not printed figures.
 def _published() -> list[tuple]:
     rows: list[tuple] = []
-    pub = {
-        "first": dict(n=165, age=(45, 19, 80), men=98, women=67, ecog=(77, 72, 16, 0), prior=41, blast=(78, 1, 100),
-                      cats=(8, 9, 35, 99, 14), os=10.4, osp=14.7, osn=9.3, rfs=10.1, rem=89, hsct=60, hcr=33,
-                      hrr=4, oth=42, any=162, g3=133, ser=99, fat=16, fr=3),
-        "later": dict(n=367, age=(34, 18, 77), men=225, women=142, ecog=(111, 191, 63, 2), prior=141,
-                      blast=(81, 2, 100), cats=(8, 13, 78, 250, 18), os=5.7, osp=7.4, osn=4.9, rfs=7.3, rem=150,
-                      hsct=88, hcr=52, hrr=9, oth=61, any=361, g3=310, ser=239, fat=76, fr=10),
-    }
-    for tag, p in pub.items():
-        eq = [("t1.n", p["n"]), ("t1.age_median", p["age"][0]), ("t1.age_min", p["age"][1]), ("t1.age_max", p["age"][2]),
-              ("t1.men", p["men"]), ("t1.women", p["women"]), ("t1.prior_hsct", p["prior"]),
-              ("t1.blast_median", p["blast"][0]), ("t1.blast_min", p["blast"][1]), ("t1.blast_max", p["blast"][2]),
-              ("t3.remission", p["rem"]), ("t3.hsct", p["hsct"]), ("t3.hsct_cr", p["hcr"]),
-              ("t3.hsct_relref", p["hrr"]), ("t3.other_tx", p["oth"]), ("t4.any", p["any"]), ("t4.g3", p["g3"]),
-              ("t4.serious", p["ser"]), ("t4.fatal", p["fat"]), ("t4.fatal_related", p["fr"])]
-        eq += [(f"t1.ecog_{lev}", v) for lev, v in zip(("0", "1", "2", "Unknown"), p["ecog"])]
-        eq += [(f"t1.blast_{k}", v) for k, v in zip(("le5", "5to10", "10to50", "ge50", "unknown"), p["cats"])]
+    blast_keys = ("le5", "5to10", "10to50", "ge50", "unknown")
+    for g, tag in zip(GROUPS, ("first", "later")):
+        def t1(variable: str, stat_name: str, level: str | None = None, g: str = g):
+            return published("table1", variable, stat_name, g, level)
+
+        def t3(variable: str, level: str | None = None, g: str = g):
+            return published("table3", variable, "n", g, level)
+
+        def t4(variable: str, stat_name: str = "n", g: str = g):
+            return published("table4", variable, stat_name, g)
+
+        eq = [("t1.n", group_n(g)), ("t1.age_median", t1("AGE", "median")), ("t1.age_min", t1("AGE", "min")),
+              ("t1.age_max", t1("AGE", "max")), ("t1.men", t1("SEX", "n", "M")), ("t1.women", t1("SEX", "n", "F")),
+              ("t1.prior_hsct", t1("PRHSCT", "n", "Y")), ("t1.blast_median", t1("BMBLAST", "median")),
+              ("t1.blast_min", t1("BMBLAST", "min")), ("t1.blast_max", t1("BMBLAST", "max")),
+              ("t3.remission", t3("BOR", "CR/CRh/CRi")), ("t3.hsct", t3("HSCT")), ("t3.hsct_cr", t3("HSCT_CR")),
+              ("t3.hsct_relref", t3("HSCT_RELREF")), ("t3.other_tx", t3("OTHER_TX")), ("t4.any", t4("ANY_TEAE")),
+              ("t4.g3", t4("ANY_TEAE", "n_grade3")), ("t4.serious", t4("SERIOUS_TEAE")),
+              ("t4.fatal", t4("FATAL_TEAE")), ("t4.fatal_related", t4("FATAL_RELATED"))]
+        eq += [(f"t1.ecog_{lev}", t1("ECOG", "n", lev)) for lev in ECOG_LEVELS]
+        eq += [(f"t1.blast_{k}", t1("BMBLCAT", "n", lev)) for k, lev in zip(blast_keys, BMBLCAT_LEVELS)]
         rows += [(f"{k}.{tag}", v, ("eq",)) for k, v in eq]
-        rows += [(f"t2.os_median.{tag}", p["os"], ("abs", 0.3)), (f"t2.rfs_median.{tag}", p["rfs"], ("abs", 0.3)),
-                 (f"t2.os_median_prior.{tag}", p["osp"], ("abs", 0.5)),
-                 (f"t2.os_median_noprior.{tag}", p["osn"], ("abs", 0.5)),
+        os_median = published("table2", "OS", "median", g)
+        rows += [(f"t2.os_median.{tag}", os_median, ("abs", 0.3)),
+                 (f"t2.rfs_median.{tag}", published("table2", "RFS", "median", g), ("abs", 0.3)),
+                 (f"t2.os_median_prior.{tag}", published("table2", "OS", "median", g, group2_level="Y"), ("abs", 0.5)),
+                 (f"t2.os_median_noprior.{tag}", published("table2", "OS", "median", g, group2_level="N"), ("abs", 0.5)),
                  (f"t3.mrd_pct.{tag}", 80, ("range", 75, 88)),
                  (f"t4.crs_pct.{tag}", 12.5, ("range", 9, 16)), (f"t4.crs_g3_pct.{tag}", 4, ("range", 2.5, 5.5)),
                  (f"t4.neuro_pct.{tag}", 50, ("range", 45, 55)), (f"t4.neuro_g3_pct.{tag}", 11.5, ("range", 9.5, 13.5))]
-    rows += [("t2.os_hr", 1.58, ("abs", 0.05)), ("t2.os_hr_lcl", 1.26, ("abs", 0.1)), ("t2.os_hr_ucl", 1.97, ("abs", 0.1)),
-             ("t2.os_p", 0.001, ("range", 0, 0.001)), ("t2.rfs_hr", 1.38, ("abs", 0.05)),
-             ("t2.rfs_hr_lcl", 0.98, ("abs", 0.1)), ("t2.rfs_hr_ucl", 1.93, ("abs", 0.1)),
-             ("t2.rfs_p", 0.061, ("range", 0.05, 0.10)), ("t2.os_events", 360, ("range", 350, 370)),
+    later = GROUPS[1]
+
+    def t2(variable: str, stat_name: str):
+        return published("table2", variable, stat_name, later)
+
+    def t3(stat_name: str):
+        return published("table3", "REMISSION", stat_name, later)
+
+    os_p = p_bound("table2", "OS", "p_value", later)  # printed as a '<' bound
+    rows += [("t2.os_hr", t2("OS", "hr"), ("abs", 0.05)), ("t2.os_hr_lcl", t2("OS", "hr_lcl"), ("abs", 0.1)),
+             ("t2.os_hr_ucl", t2("OS", "hr_ucl"), ("abs", 0.1)),
+             ("t2.os_p", os_p, ("range", 0, os_p)), ("t2.rfs_hr", t2("RFS", "hr"), ("abs", 0.05)),
+             ("t2.rfs_hr_lcl", t2("RFS", "hr_lcl"), ("abs", 0.1)), ("t2.rfs_hr_ucl", t2("RFS", "hr_ucl"), ("abs", 0.1)),
+             ("t2.rfs_p", t2("RFS", "p_value"), ("range", 0.05, 0.10)), ("t2.os_events", 360, ("range", 350, 370)),
              ("t2.rfs_events", 140, ("range", 130, 150)),
-             ("t3.or", 0.59, ("abs", 0.005)), ("t3.or_lcl", 0.41, ("abs", 0.005)), ("t3.or_ucl", 0.85, ("abs", 0.005)),
-             ("t3.or_p", 0.005, ("abs", 0.0015)),
+             ("t3.or", t3("or"), ("abs", 0.005)), ("t3.or_lcl", t3("or_lcl"), ("abs", 0.005)),
+             ("t3.or_ucl", t3("or_ucl"), ("abs", 0.005)),
+             ("t3.or_p", t3("p_value"), ("abs", 0.0015)),
              ("t3.cr_share", 77.5, ("range", 75, 80)), ("t3.crh_share", 17.5, ("range", 15, 20))]
     return rows
 

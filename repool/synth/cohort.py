@@ -13,13 +13,14 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from repool.schemas.pooled import SALVAGE_LEVELS
 from repool.synth import adverse, outcomes
 from repool.synth.baseline import baseline
 from repool.synth.outcomes import DAYS_PER_MONTH, OS_SHAPE, OS_SHAPE_DEFAULT
 from repool.synth.stats import cox_binary_efron, km_median, km_median_ci
 from repool.synth.targets import FIRST, LATER, OS_HR, OS_MEDIAN, RFS_HR, GroupTargets, scaled
 
-FIRST_LABEL, LATER_LABEL = "First salvage", "Second or later salvage"
+FIRST_LABEL, LATER_LABEL = SALVAGE_LEVELS
 MAX_ATTEMPTS = 2000  # sub-seeds tried by the calibration search (about 1-2% are accepted)
 # fraction of remission patients who never relapse (they may still die), per group
 RFS_CURE = {FIRST_LABEL: 0.5, LATER_LABEL: 0.35}

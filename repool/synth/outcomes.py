@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from repool.schemas.pooled import SALVAGE_LEVELS
 from repool.synth.stats import km_median
 
 DAYS_PER_MONTH = 30.4375
@@ -30,7 +31,7 @@ class OsShape:
     long_fraction: float
 
 
-OS_SHAPE = {"First salvage": OsShape(1.1, 0.33), "Second or later salvage": OsShape(0.8, 0.17)}
+OS_SHAPE = {SALVAGE_LEVELS[0]: OsShape(1.1, 0.33), SALVAGE_LEVELS[1]: OsShape(0.8, 0.17)}
 OS_SHAPE_DEFAULT = OsShape(1.2, 0.2)
 
 

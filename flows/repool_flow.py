@@ -82,7 +82,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
                 return Completed(name="Completed with exclusions", message=f"{message}; " + ", ".join(notes), data=outcome)
             return Completed(message=message, data=outcome)
 
-        candidates = discover(settings)
+        candidates = discover(settings, run_id, flow_run_id)
         accepted, refused = select_deliveries(settings, run_id, flow_run_id, candidates)
         missing = sorted(set(candidates) - set(accepted))
         if missing:

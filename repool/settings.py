@@ -8,6 +8,8 @@ Environment overrides:
     REPOOL_DB            DuckDB file                                           (default: <work dir>/repool.duckdb)
     REPOOL_RESULTS_DIR   folder of published versions                          (default: <work dir>/results)
     REPOOL_POLICY_FILE   validation policy file (TOML)                         (default: the packaged policies.toml)
+    REPOOL_STUDIES       study registry (TOML)        (default: <data dir>/studies.toml, else the bundled one)
+    REPOOL_ALPHA         1 - confidence level of every interval                (default: 0.05)
 
 The work dir is the data root, except for the bundled data of an installed wheel (inside
 site-packages, never written): then `$XDG_DATA_HOME/repool` (default `~/.local/share/repool`).
@@ -31,6 +33,8 @@ class Settings:
     db_path: Path | None = None
     results_dir: Path | None = None
     policy_file: Path = field(default_factory=default_policy_file)
+    # The study registry; None: <data dir>/studies.toml when it exists, else the bundled one.
+    registry_file: Path | None = None
     # Pin a delivery per study ({"MT103-211": "2019-06-30"}); otherwise the newest valid one.
     pinned: dict[str, str] = field(default_factory=dict)
     # Analysis parameters that enter the version id.
@@ -60,6 +64,14 @@ class Settings:
         if self.data_dir == bundled_data_dir() and not is_checkout(self.data_dir):
             return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "repool"
         return self.data_dir
+
+    @property
+    def studies_file(self) -> Path:
+        """The study registry in force (see `registry_file`)."""
+        if self.registry_file is not None:
+            return Path(self.registry_file)
+        beside = self.data_dir / "studies.toml"
+        return beside if beside.is_file() else bundled_data_dir() / "studies.toml"
 
     @property
     def sql_dir(self) -> Path:
@@ -99,6 +111,8 @@ class Settings:
             kw["results_dir"] = Path(env["REPOOL_RESULTS_DIR"])
         if env.get("REPOOL_POLICY_FILE"):
             kw["policy_file"] = Path(env["REPOOL_POLICY_FILE"])
+        if env.get("REPOOL_STUDIES"):
+            kw["registry_file"] = Path(env["REPOOL_STUDIES"])
         if env.get("REPOOL_ALPHA"):
             kw["alpha"] = float(env["REPOOL_ALPHA"])
         return cls(**kw)

@@ -19,8 +19,14 @@ from enum import StrEnum
 
 
 class Reason(StrEnum):
-    # the delivery as a whole (tasks/ingest.py)
+    # the data root and the study registry (tasks/ingest.py: discovery)
+    UNREGISTERED_STUDY = "unregistered_study"
+    UNEXPECTED_ENTRY = "unexpected_entry"
+    PATH_UNSAFE = "path_unsafe"
+    # the delivery as a whole (tasks/ingest.py, schemas/manifest.py)
     MANIFEST_INVALID = "manifest_invalid"
+    FORMAT_MISMATCH = "format_mismatch"
+    UNLISTED_FILE = "unlisted_file"
     MANIFEST_MISSING_FILE = "manifest_missing_file"
     MANIFEST_SHA256 = "manifest_sha256"
     MANIFEST_ROWS = "manifest_rows"
@@ -55,7 +61,7 @@ class Reason(StrEnum):
 # Nothing can be pooled past these: the only admissible action is `reject` (a policy file that
 # says otherwise is a configuration error, not an override).
 STRUCTURAL = frozenset({
-    Reason.MANIFEST_INVALID, Reason.MANIFEST_MISSING_FILE, Reason.MANIFEST_SHA256, Reason.MANIFEST_ROWS,
+    Reason.PATH_UNSAFE, Reason.FORMAT_MISMATCH, Reason.MANIFEST_INVALID, Reason.MANIFEST_MISSING_FILE, Reason.MANIFEST_SHA256, Reason.MANIFEST_ROWS,
     Reason.UNREADABLE_FILE, Reason.ENCODING, Reason.MISSING_COLUMN, Reason.POOLED_CONTRACT,
 })
 

@@ -7,8 +7,9 @@ number in the file, so every later failure can name its source row.
 """
 from __future__ import annotations
 
-import json
 import re
+import tomllib
+from datetime import date
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,13 +21,13 @@ from prefect.cache_policies import NO_CACHE
 
 from repool.hashing import sha256_of
 from repool.schemas.audit import failure
+from repool.schemas.manifest import DELIVERY_ID, ManifestError, is_calendar_date, loads_without_duplicates, parse_manifest
 from repool.schemas.sources import FORMATS, SOURCE_DATASETS
 from repool.settings import Settings
 from repool.tasks.audit import record_failures
 from repool.tasks.db import connect, quote_ident, study_slug
 from repool.tasks.validate.policy import decide, load_policy
 
-DELIVERY_ID = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Delivery:
     path: Path
     format: str
     files: dict[str, dict] = field(hash=False)  # file name -> {"sha256", "rows"}
+    data_cut: date | None = None
 
     @property
     def label(self) -> str:
@@ -104,75 +106,170 @@ class DeliveryRejected(Exception):
 # ------------------------------------------------------------------------------------------------
 
 
-def discover_deliveries(deliveries_dir: Path, pinned: dict[str, str] | None = None) -> dict[str, list[Path]]:
-    """Study -> its delivery folders, newest first (or only the pinned one)."""
+STUDY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_MANIFEST_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Study:
+    """One registered study: its id and the format it delivers in."""
+
+    study: str
+    format: str
+
+
+def load_registry(path: Path) -> dict[str, Study]:
+    """The study registry (TOML: [studies."<id>"] format = "..."); a bad entry is a configuration error."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    problems, studies = [], {}
+    for study, entry in sorted((data.get("studies") or {}).items()):
+        fmt = entry.get("format") if isinstance(entry, dict) else None
+        if not STUDY_ID.fullmatch(study):
+            problems.append(f"study id {study!r} is not letters, digits, '-' and '_'")
+        elif fmt not in FORMATS:
+            problems.append(f"study {study}: format {fmt!r} is not one of {list(FORMATS)}")
+        else:
+            studies[study] = Study(study, fmt)
+    if not studies and not problems:
+        problems.append("no study registered")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return studies
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """True when `path`, links resolved, lies inside `root` (links resolved too)."""
+    try:
+        path.resolve(strict=True).relative_to(root.resolve(strict=True))
+        return True
+    except (OSError, RuntimeError, ValueError):  # missing, a link loop, or outside
+        return False
+
+
+def discover_deliveries(deliveries_dir: Path, registry: dict[str, Study], pinned: dict[str, str] | None = None
+                        ) -> tuple[dict[str, list[Path]], list[dict]]:
+    """(registered study -> its delivery folders, newest first, or only the pinned one; audit records
+    of everything else under deliveries/: unregistered study folders, entries that are no delivery,
+    links leaving the data root). Nothing is skipped without a record."""
     deliveries_dir = Path(deliveries_dir)
     if not deliveries_dir.is_dir():
         raise FileNotFoundError(f"no deliveries folder at {deliveries_dir}")
     pinned = pinned or {}
+    unknown_pins = sorted(set(pinned) - set(registry))
+    if unknown_pins:
+        raise FileNotFoundError(f"pinned studies not in the study registry: {unknown_pins}")
     found: dict[str, list[Path]] = {}
-    for study_dir in sorted(p for p in deliveries_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        cuts = sorted((p for p in study_dir.iterdir() if p.is_dir() and DELIVERY_ID.match(p.name)),
-                      key=lambda p: p.name, reverse=True)
-        if study_dir.name in pinned:
-            cuts = [p for p in cuts if p.name == pinned[study_dir.name]]
+    records: list[dict] = []
+
+    def note(reason: str, study: str | None, delivery_id: str | None, entry: Path, why: str) -> None:
+        rel = entry.relative_to(deliveries_dir).as_posix()
+        records.append(failure(study, delivery_id, reason, f"deliveries/{rel}: {why}", file=rel))
+
+    for entry in sorted(deliveries_dir.iterdir()):
+        if entry.name not in registry:
+            kind = "a study folder" if entry.is_dir() else "a file"
+            note("unregistered_study" if entry.is_dir() else "unexpected_entry", None, None, entry,
+                 f"{kind} that is not a registered study (not pooled)")
+            continue
+        if entry.is_symlink() or not entry.is_dir() or not _inside(entry, deliveries_dir):
+            note("path_unsafe" if entry.is_symlink() else "unexpected_entry", entry.name, None, entry,
+                 "a registered study's entry must be a real folder inside the data root (not read)")
+            continue
+        cuts = []
+        for cut in sorted(entry.iterdir()):
+            if not is_calendar_date(cut.name):
+                note("unexpected_entry", entry.name, None, cut, "not a delivery folder named by a calendar date "
+                     "YYYY-MM-DD (not read)")
+            elif cut.is_symlink() and not _inside(cut, deliveries_dir):
+                note("path_unsafe", entry.name, cut.name, cut, "a delivery folder linking outside the data root (not read)")
+            elif not cut.is_dir():
+                note("unexpected_entry", entry.name, cut.name, cut, "a delivery must be a folder (not read)")
+            else:
+                cuts.append(cut)
+        cuts.sort(key=lambda p: p.name, reverse=True)
+        if entry.name in pinned:
+            cuts = [p for p in cuts if p.name == pinned[entry.name]]
             if not cuts:
-                raise FileNotFoundError(f"pinned delivery {study_dir.name}@{pinned[study_dir.name]} not found")
+                raise FileNotFoundError(f"pinned delivery {entry.name}@{pinned[entry.name]} not found")
         if cuts:
-            found[study_dir.name] = cuts
-    unknown = set(pinned) - set(found)
-    if unknown:
-        raise FileNotFoundError(f"pinned studies without deliveries: {sorted(unknown)}")
-    return found
+            found[entry.name] = cuts
+    missing_pins = sorted(set(pinned) - set(found))
+    if missing_pins:
+        raise FileNotFoundError(f"pinned studies without deliveries: {missing_pins}")
+    return found, records
 
 
-def verify_manifest(delivery_dir: Path) -> Delivery:
-    """Read manifest.json and check every listed file's presence and sha256; raise DeliveryRejected."""
+def verify_manifest(delivery_dir: Path, registry: dict[str, Study] | None = None,
+                    deliveries_dir: Path | None = None) -> tuple[Delivery, list[dict]]:
+    """Validate manifest.json (shape, names, registry format) and every listed file's presence and
+    sha256; returns (delivery, warnings for files on disk it does not list). Raises DeliveryRejected."""
     delivery_dir = Path(delivery_dir)
     study, delivery_id = delivery_dir.parent.name, delivery_dir.name
+    root = Path(deliveries_dir) if deliveries_dir is not None else delivery_dir.parent.parent
     mpath = delivery_dir / "manifest.json"
 
     def reject(reason: str, message: str, **kw) -> DeliveryRejected:
         return DeliveryRejected(study, delivery_id, [failure(study, delivery_id, reason, message, **kw)])
 
+    if not is_calendar_date(delivery_id):
+        raise reject("unexpected_entry", f"delivery folder {delivery_id!r} is not a calendar date YYYY-MM-DD")
+    if not _inside(delivery_dir, root):
+        raise reject("path_unsafe", "the delivery folder links outside the data root; nothing read")
+    if mpath.is_symlink() or (mpath.exists() and not _inside(mpath, delivery_dir)):
+        raise reject("path_unsafe", "manifest.json is a link; nothing read", file="manifest.json")
     if not mpath.is_file():
         raise reject("manifest_invalid", "manifest.json is missing", file="manifest.json")
+    if mpath.stat().st_size > MAX_MANIFEST_BYTES:
+        raise reject("manifest_invalid", f"manifest.json is larger than {MAX_MANIFEST_BYTES} bytes", file="manifest.json")
     try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise reject("manifest_invalid", f"manifest.json is not valid JSON: {exc}", file="manifest.json")
-    for key in ("study", "delivery_id", "format", "files"):
-        if key not in manifest:
-            raise reject("manifest_invalid", f"manifest.json lacks {key!r}", file="manifest.json", column=key)
-    if manifest["study"] != study or manifest["delivery_id"] != delivery_id:
-        raise reject("manifest_invalid",
-                     f"manifest says {manifest['study']}@{manifest['delivery_id']} but lies in {study}/{delivery_id}",
-                     file="manifest.json")
-    fmt = manifest["format"]
+        manifest = parse_manifest(loads_without_duplicates(mpath.read_text(encoding="utf-8")))
+    except ManifestError as exc:
+        raise DeliveryRejected(study, delivery_id, [
+            failure(study, delivery_id, "manifest_invalid", f"manifest.json: {problem}", file="manifest.json")
+            for problem in exc.problems]) from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise reject("manifest_invalid", f"manifest.json is not valid JSON ({type(exc).__name__})",
+                     file="manifest.json") from None
+    if manifest.study != study or manifest.delivery_id != delivery_id:
+        raise reject("manifest_invalid", "manifest.json names another study or delivery than the folder it lies in",
+                     file="manifest.json", column="study" if manifest.study != study else "delivery_id")
+    fmt = manifest.format
+    expected = registry[study].format if registry and study in registry else None
     if fmt not in FORMATS:
-        raise reject("manifest_invalid", f"unknown format {fmt!r}; known: {list(FORMATS)}",
-                     file="manifest.json", column="format", value=fmt)
-    files = manifest["files"]
+        raise reject("manifest_invalid", f"unknown format; known: {list(FORMATS)}", file="manifest.json", column="format")
+    if expected is not None and fmt != expected:
+        raise reject("format_mismatch", f"manifest.json says format {fmt}, the study registry says {expected}",
+                     file="manifest.json", column="format")
     failures = []
     for name in SOURCE_DATASETS[fmt]:
-        if name not in files:
+        if name not in manifest.files:
             failures.append(failure(study, delivery_id, "manifest_missing_file",
-                                    f"{name} is required by format {fmt} but not listed in manifest.json",
-                                    file=name))
-    for name, meta in sorted(files.items()):
+                                    f"{name} is required by format {fmt} but not listed in manifest.json", file=name))
+    for name, meta in sorted(manifest.files.items()):
         path = delivery_dir / name
+        if path.is_symlink() or (path.exists() and not _inside(path, delivery_dir)):
+            failures.append(failure(study, delivery_id, "path_unsafe", f"{name} is a link; not read", file=name))
+            continue
         if not path.is_file():
             failures.append(failure(study, delivery_id, "manifest_missing_file",
                                     f"{name} is listed in manifest.json but missing", file=name))
             continue
         actual = sha256_of(path)
-        if actual != meta.get("sha256"):
+        if actual != meta.sha256:
             failures.append(failure(study, delivery_id, "manifest_sha256",
-                                    f"{name} sha256 {actual[:12]}… does not match manifest {str(meta.get('sha256'))[:12]}…",
-                                    file=name, sha256=actual, value=actual))
+                                    f"{name} sha256 {actual[:12]}… does not match manifest {meta.sha256[:12]}…",
+                                    file=name, sha256=actual))
     if failures:
         raise DeliveryRejected(study, delivery_id, failures)
-    return Delivery(study=study, delivery_id=delivery_id, path=delivery_dir, format=fmt, files=dict(files))
+    warnings = [failure(study, delivery_id, "unlisted_file", f"{p.name} is in the delivery folder but not in "
+                        "manifest.json (not read)", file=p.name)
+                for p in sorted(delivery_dir.iterdir()) if p.name != "manifest.json" and p.name not in manifest.files]
+    warnings += [failure(study, delivery_id, "unlisted_file", f"{name} is listed but not part of format {fmt} "
+                         "(not read)", file=name)
+                 for name in sorted(manifest.files) if name not in SOURCE_DATASETS[fmt]]
+    files = {name: {"sha256": m.sha256, "rows": m.rows} for name, m in manifest.files.items()}
+    return Delivery(study=study, delivery_id=delivery_id, path=delivery_dir, format=fmt, files=files,
+                    data_cut=manifest.data_cut), warnings
 
 
 # ------------------------------------------------------------------------------------------------
@@ -320,11 +417,15 @@ def _already_loaded(con, study, delivery_id, file, sha256, table) -> bool:
 
 
 @task(name="discover", cache_policy=NO_CACHE)
-def discover(settings: Settings) -> dict[str, list[str]]:
-    """Study -> candidate delivery folders, newest first (JSON-friendly for Prefect)."""
-    found = discover_deliveries(settings.deliveries_dir, settings.pinned)
+def discover(settings: Settings, run_id: str | None = None, flow_run_id: str | None = None) -> dict[str, list[str]]:
+    """Registered study -> candidate delivery folders, newest first (JSON-friendly for Prefect); every
+    other entry under deliveries/ is recorded in the audit (when a run id is given)."""
+    found, records = discover_deliveries(settings.deliveries_dir, load_registry(settings.studies_file), settings.pinned)
+    if records and run_id is not None:
+        with connect(settings.db_path) as con:
+            record_failures(con, run_id, flow_run_id, decide(records, load_policy(settings.policy_file)))
     if not found:
-        raise FileNotFoundError(f"no deliveries under {settings.deliveries_dir}")
+        raise FileNotFoundError(f"no delivery of a registered study under {settings.deliveries_dir}")
     return {study: [str(p) for p in paths] for study, paths in found.items()}
 
 
@@ -334,9 +435,10 @@ def ingest_delivery(settings: Settings, run_id: str, flow_run_id: str | None, de
     path = Path(delivery_dir)
     result = DeliveryResult(study=path.parent.name, delivery_id=path.name)
     try:
-        result.delivery = verify_manifest(path)
+        result.delivery, unlisted = verify_manifest(path, load_registry(settings.studies_file), settings.deliveries_dir)
         with connect(settings.db_path) as con:
             result.raw_tables, result.warnings = load_delivery(con, result.delivery, run_id)
+        result.warnings = unlisted + result.warnings
         result.ingested = True
     except DeliveryRejected as exc:
         result.failures = decide(exc.failures, load_policy(settings.policy_file))

@@ -7,20 +7,35 @@ import shutil
 import pytest
 
 from repool.tasks.db import connect, create_schemas
-from repool.tasks.ingest import DeliveryRejected, discover_deliveries, load_delivery, verify_manifest
+from repool.resources import bundled_data_dir
+from repool.tasks.ingest import DeliveryRejected, discover_deliveries, load_delivery, load_registry, verify_manifest
 from tests.fixtures_deliveries import write_csv_legacy, write_manifest
+
+REGISTRY = load_registry(bundled_data_dir() / "studies.toml")
+
+
+def discover(root, pinned=None):
+    found, records = discover_deliveries(root, REGISTRY, pinned)
+    assert records == []
+    return found
+
+
+def verify(delivery_dir):
+    delivery, unlisted = verify_manifest(delivery_dir, REGISTRY)
+    assert unlisted == []
+    return delivery
 
 
 def test_discover_newest_first_and_pins(fixture_root):
     older = fixture_root / "deliveries" / "MT103-206" / "2012-12-31"
     shutil.copytree(fixture_root / "deliveries" / "MT103-206" / "2013-06-30", older)
-    found = discover_deliveries(fixture_root / "deliveries")
+    found = discover(fixture_root / "deliveries")
     assert sorted(found) == ["00103311", "MT103-206", "MT103-211"]
     assert [p.name for p in found["MT103-206"]] == ["2013-06-30", "2012-12-31"]
-    pinned = discover_deliveries(fixture_root / "deliveries", {"MT103-206": "2012-12-31"})
+    pinned = discover(fixture_root / "deliveries", {"MT103-206": "2012-12-31"})
     assert [p.name for p in pinned["MT103-206"]] == ["2012-12-31"]
     with pytest.raises(FileNotFoundError, match="pinned delivery"):
-        discover_deliveries(fixture_root / "deliveries", {"MT103-206": "1999-01-01"})
+        discover(fixture_root / "deliveries", {"MT103-206": "1999-01-01"})
 
 
 def test_sha256_mismatch_and_missing_file_reject_the_delivery(fixture_root):
@@ -29,14 +44,14 @@ def test_sha256_mismatch_and_missing_file_reject_the_delivery(fixture_root):
         fh.write(b"1;Nausea;1;N;N;03.02.2012;RECOVERED\n")
     (d / "hsct.csv").unlink()
     with pytest.raises(DeliveryRejected) as exc:
-        verify_manifest(d)
+        verify(d)
     reasons = {(f["reason"], f["file"]) for f in exc.value.failures}
     assert reasons == {("manifest_sha256", "ae.csv"), ("manifest_missing_file", "hsct.csv")}
     assert "ae.csv" in str(exc.value) or "hsct.csv" in str(exc.value)
 
 
 def test_raw_tables_keep_values_as_delivered_with_source_rows(settings, fixture_root):
-    d = verify_manifest(fixture_root / "deliveries" / "MT103-206" / "2013-06-30")
+    d = verify(fixture_root / "deliveries" / "MT103-206" / "2013-06-30")
     with connect(settings.db_path) as con:
         create_schemas(con, settings.sql_dir)
         tables, warnings = load_delivery(con, d, "run-1")
@@ -54,7 +69,7 @@ def test_utf8_file_is_the_wrong_encoding(settings, tmp_path):
     text = (d / "other_tx.csv").read_bytes().decode("latin-1")
     (d / "other_tx.csv").write_bytes(text.encode("utf-8"))
     write_manifest(d, "MT103-206", "2013-06-30", "csv-legacy")
-    delivery = verify_manifest(d)
+    delivery = verify(d)
     with connect(tmp_path / "db.duckdb") as con:
         create_schemas(con, settings.sql_dir)
         with pytest.raises(DeliveryRejected, match="encoding") as exc:
@@ -71,4 +86,4 @@ def test_manifest_row_count_must_match(settings, fixture_root):
     with connect(settings.db_path) as con:
         create_schemas(con, settings.sql_dir)
         with pytest.raises(DeliveryRejected, match="manifest says 99"):
-            load_delivery(con, verify_manifest(d), "run-1")
+            load_delivery(con, verify(d), "run-1")

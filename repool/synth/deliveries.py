@@ -131,9 +131,21 @@ def scale_plan(k: int, patients: int) -> StudyPlan:
                      start + timedelta(days=1200))
 
 
+def write_study_registry(root: Path, plans: list[StudyPlan]) -> Path:
+    """`<root>/studies.toml`: the study registry naming the generated studies and their formats."""
+    lines = ["# Study registry of generated (synthetic) deliveries: written by `repool generate`.", ""]
+    for plan in plans:
+        lines += [f'[studies."{plan.study}"]', f'format = "{plan.fmt}"', ""]
+    path = Path(root) / "studies.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
 def write_scale_deliveries(root: Path, studies: int, patients_per_study: int, seed: int = DEFAULT_SEED) -> list[Path]:
-    """K studies of M patients each, one at a time (peak memory = one study)."""
+    """K studies of M patients each, one at a time (peak memory = one study), and their study registry."""
     out = []
+    write_study_registry(root, [scale_plan(k, patients_per_study) for k in range(1, studies + 1)])
     for k in range(1, studies + 1):
         plan = scale_plan(k, patients_per_study)
         groups = {label: scaled(t, n) for label, t, n in

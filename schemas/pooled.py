@@ -107,6 +107,10 @@ class PooledADAE(pa.DataFrameModel):
     TRTEMFL: Series[str] = pa.Field(isin=YN)  # re-derived by the pipeline
     SRCTEMFL: Series[str] = pa.Field(isin=YN, nullable=True)  # as delivered (null where not delivered)
 
+    @pa.dataframe_check(name="grade_5_is_fatal")
+    def _grade_5_fatal(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["AETOXGR"].ne(5) | df["AEFATFL"].eq("Y")
+
     class Config:
         coerce = True
         strict = False

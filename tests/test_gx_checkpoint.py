@@ -1,16 +1,20 @@
-"""great_expectations checkpoint over the pooled datasets: suites from gx/expectations/*.json,
-summary shape, failures named, Data Docs built offline (no http(s) URL in any file)."""
+"""great_expectations checkpoint over the pooled datasets: suites generated from the pandera models
+(every pandera constraint an expectation, deterministic), summary shape, failures named, Data Docs
+built offline (no http(s) URL in any file)."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
+from repool.schemas.gx_suites import build_gx_suites
 from repool.schemas.pooled import POOLED_MODELS
 from repool.tasks.validate import gx_checkpoint as gxc
 
@@ -92,9 +96,10 @@ GX_LITTER = ["great_expectations", "uncommitted", "gx/great_expectations.yml", "
 
 
 def _snapshot() -> dict[str, int]:
-    """The repo's own gx/ tree (suites, vendored assets) and the GX litter paths, with mtimes.
+    """The vendored offline Data Docs assets and the GX litter paths, with mtimes.
     (Not `git status`: other work happens in the same tree at the same time.)"""
-    snap = {str(p.relative_to(REPO)): p.stat().st_mtime_ns for p in (REPO / "gx").rglob("*")}
+    offline = REPO / "tasks" / "validate" / "gx_offline"
+    snap = {str(p.relative_to(REPO)): p.stat().st_mtime_ns for p in offline.rglob("*")}
     snap.update({name: (REPO / name).stat().st_mtime_ns for name in GX_LITTER if (REPO / name).exists()})
     return snap
 
@@ -126,15 +131,32 @@ def broken_run(tmp_path_factory):
     return gxc.run_gx_checkpoint(frames, docs, run_name="v0002"), docs
 
 
-def test_suites_in_repo_cover_every_pooled_dataset_and_contract_column():
-    suites = gxc.load_suites()
+def _by_type(doc: dict, gx_type: str) -> dict:
+    """The kwargs of one suite's expectations of `gx_type`, keyed by column (or column list)."""
+    out = {}
+    for e in doc["expectations"]:
+        if e["type"] == gx_type:
+            kw = dict(e["kwargs"])
+            key = kw.pop("column", None) or tuple(kw.get("column_list") or ())
+            assert key not in out, (gx_type, key)  # one expectation per rule and column
+            out[key] = kw
+    return out
+
+
+def test_generated_suites_cover_every_pooled_dataset_and_contract_column():
+    suites = build_gx_suites()
     assert set(suites) == set(DATASETS)
     for name, doc in suites.items():
         assert doc["name"] == f"pooled_{name}"
+        model = POOLED_MODELS[name]
+        assert doc["meta"]["dataset"] == name
+        assert doc["meta"]["generated_from"] == f"repool.schemas.pooled.{model.__name__}"
         types = [e["type"] for e in doc["expectations"]]
         assert "expect_table_row_count_to_be_between" in types
-        (cols,) = [e["kwargs"]["column_set"] for e in doc["expectations"] if e["type"] == "expect_table_columns_to_match_set"]
-        assert cols == list(POOLED_MODELS[name].to_schema().columns)
+        assert _by_type(doc, "expect_table_row_count_to_be_between") == {(): {"min_value": 1}}
+        (match,) = [e["kwargs"] for e in doc["expectations"] if e["type"] == "expect_table_columns_to_match_set"]
+        assert match == {"column_set": list(model.to_schema().columns), "exact_match": False}  # extra columns allowed
+        assert list(_by_type(doc, "expect_column_to_exist")) == list(model.to_schema().columns)
     compound = {
         name: [e["kwargs"]["column_list"] for e in doc["expectations"] if e["type"] == "expect_compound_columns_to_be_unique"]
         for name, doc in suites.items()
@@ -148,7 +170,7 @@ def test_valid_frames_pass(valid_run):
     json.dumps(summary, allow_nan=False)
     assert summary["success"] is True, summary
     assert set(summary["datasets"]) == set(DATASETS)
-    suites = gxc.load_suites()
+    suites = build_gx_suites()
     for name, ds in summary["datasets"].items():
         assert ds == {"success": True, "evaluated": len(suites[name]["expectations"]), "failed": []}
     assert summary["index_html"] == str(docs.resolve() / "index.html")
@@ -184,28 +206,123 @@ def test_missing_column_and_empty_frame_fail(tmp_path):
     assert summary["success"] is False and set(summary["datasets"]) == {"adrs", "adae"}
     adrs = {f["expectation"]: f for f in summary["datasets"]["adrs"]["failed"]}
     assert "AVALC" not in adrs["expect_table_columns_to_match_set"]["observed_value"]
+    assert adrs["expect_column_to_exist"]["column"] == "AVALC"
     assert adrs["expect_column_values_to_be_in_set"]["exception"]  # column missing: raised, reported
     adae = {f["expectation"]: f for f in summary["datasets"]["adae"]["failed"]}
     assert adae["expect_table_row_count_to_be_between"]["observed_value"] == 0
 
 
-def test_cross_column_rules_fail_with_readable_examples(tmp_path):
+CROSS_COLUMN_RULES = {  # pandera dataframe checks: no GX form, listed in the suite's meta
+    "adsl": "last_dose_not_before_first_dose",
+    "adrs": "avalc_fits_paramcd",
+    "adae": "grade_5_is_fatal",  # came from the old hand-written ADAE suite; now in the pandera model
+}
+
+
+def test_cross_column_rules_are_pandera_rules_listed_as_not_expressible():
     frames = _valid_frames()
     frames["adsl"].loc[1, "TRTEDT"] = pd.Timestamp("2014-03-01")  # last dose before first dose
     frames["adrs"].loc[1, "AVALC"] = "CR"  # MRD takes Y/N only
     frames["adae"].loc[2, "AEFATFL"] = "N"  # grade 5 is fatal
-    summary = gxc.run_gx_checkpoint(
-        {k: frames[k] for k in ("adsl", "adrs", "adae")}, tmp_path / "docs", run_name="v0004"
-    )
+    suites = build_gx_suites()
+    for name, check in CROSS_COLUMN_RULES.items():
+        with pytest.raises(pa.errors.SchemaErrors) as exc:
+            POOLED_MODELS[name].validate(frames[name], lazy=True)
+        assert set(exc.value.failure_cases["check"]) == {check}
+        assert set(exc.value.failure_cases["index"]) == {1 if name != "adae" else 2}
+        (listed,) = suites[name]["meta"]["not_expressible"]
+        assert (listed["check"], listed["column"]) == (check, None) and listed["reason"]
+    assert suites["adtte"]["meta"]["not_expressible"] == []
+    for doc in suites.values():  # nothing invented for them
+        assert not [e for e in doc["expectations"] if e["type"].startswith("expect_column_pair_")]
+
+
+def test_every_pandera_constraint_is_an_expectation():
+    suites = build_gx_suites()
+    for name, model in POOLED_MODELS.items():
+        schema, doc = model.to_schema(), suites[name]
+        not_null = _by_type(doc, "expect_column_values_to_not_be_null")
+        unique = _by_type(doc, "expect_column_values_to_be_unique")
+        in_set = _by_type(doc, "expect_column_values_to_be_in_set")
+        between = _by_type(doc, "expect_column_values_to_be_between")
+        assert set(not_null) == {c for c, col in schema.columns.items() if not col.nullable}
+        assert set(unique) == {c for c, col in schema.columns.items() if col.unique}
+        for column, col in schema.columns.items():
+            stats = {}
+            for check in col.checks:
+                assert check.name in {"isin", "greater_than_or_equal_to", "less_than_or_equal_to"}, check.name
+                stats.update(check.statistics)
+            if "allowed_values" in stats:
+                assert in_set.pop(column) == {"value_set": list(stats["allowed_values"])}
+            bounds = {k: stats[k] for k in ("min_value", "max_value") if k in stats}
+            if bounds:
+                assert between.pop(column) == bounds
+        assert in_set == {} and between == {}  # nothing beyond the pandera model
+        keys = _by_type(doc, "expect_compound_columns_to_be_unique")
+        assert list(keys) == ([tuple(schema.unique)] if schema.unique else [])
+        assert [d["check"] for d in doc["meta"]["not_expressible"]] == [c.name for c in schema.checks]
+
+    adsl, adtte, adae = suites["adsl"], suites["adtte"], suites["adae"]
+    assert _by_type(adsl, "expect_column_values_to_be_between")["AGE"] == {"min_value": 18, "max_value": 100}
+    assert _by_type(adsl, "expect_column_values_to_be_in_set")["SEX"] == {"value_set": ["M", "F"]}
+    assert _by_type(adsl, "expect_column_values_to_be_in_set")["ECOGBL"] == {"value_set": [0.0, 1.0, 2.0]}
+    assert "ECOGBL" not in _by_type(adsl, "expect_column_values_to_not_be_null")  # nullable
+    assert list(_by_type(adsl, "expect_column_values_to_be_unique")) == ["USUBJID"]
+    assert list(_by_type(adtte, "expect_compound_columns_to_be_unique")) == [("USUBJID", "PARAMCD")]
+    assert _by_type(adtte, "expect_column_values_to_be_in_set")["CNSR"] == {"value_set": [0, 1]}
+    assert _by_type(adtte, "expect_column_values_to_be_between")["AVAL"] == {"min_value": 0}
+    assert list(_by_type(adae, "expect_compound_columns_to_be_unique")) == [("STUDYID", "USUBJID", "AESEQ")]
+
+
+@pytest.mark.filterwarnings("ignore:The behavior of DataFrame concatenation:FutureWarning")  # pandera, null case
+def test_pandera_violations_fail_the_generated_expectations(tmp_path):
+    """The same broken frames: each pandera failure has its GX failure on the same column(s)."""
+    frames = _valid_frames()
+    frames["adsl"].loc[1, "SEX"] = None
+    frames["adsl"].loc[0, "BMBLPCT"] = 101.0
+    frames["adtte"].loc[4, "PARAMCD"] = "OS"  # second OS row for 00103311-05-017
+    frames["adae"].loc[0, "AETOXGR"] = 6
+    frames["adae"].loc[1, "ASTDTF"] = "X"
+    pandera_failed = set()
+    for name, df in frames.items():
+        try:
+            POOLED_MODELS[name].validate(df, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            pandera_failed |= {(name, str(c), str(k).split("(")[0]) for c, k in zip(cases["column"], cases["check"])}
+    assert pandera_failed == {
+        ("adsl", "SEX", "not_nullable"), ("adsl", "BMBLPCT", "less_than_or_equal_to"),
+        ("adtte", "USUBJID", "multiple_fields_uniqueness"), ("adtte", "PARAMCD", "multiple_fields_uniqueness"),
+        ("adae", "AETOXGR", "less_than_or_equal_to"), ("adae", "ASTDTF", "isin"),
+    }
+    summary = gxc.run_gx_checkpoint(frames, tmp_path / "docs", run_name="v0004")
     json.dumps(summary, allow_nan=False)
     failed = {k: [(f["expectation"], f["column"], f["partial_unexpected_list"]) for f in v["failed"]]
               for k, v in summary["datasets"].items()}
     assert failed == {
-        "adsl": [("expect_column_pair_values_a_to_be_greater_than_b", ["TRTEDT", "TRTSDT"],
-                  [["2014-03-01T00:00:00", "2014-03-02T00:00:00"]])],
-        "adrs": [("expect_column_pair_values_to_be_in_set", ["PARAMCD", "AVALC"], [["MRD", "CR"]])],
-        "adae": [("expect_column_pair_values_to_be_in_set", ["AETOXGR", "AEFATFL"], [[5, "N"]])],
+        "adsl": [("expect_column_values_to_not_be_null", "SEX", [None]),
+                 ("expect_column_values_to_be_between", "BMBLPCT", [101.0])],
+        "adtte": [("expect_compound_columns_to_be_unique", ["USUBJID", "PARAMCD"],
+                   [{"USUBJID": "00103311-05-017", "PARAMCD": "OS"}] * 2)],
+        "adrs": [],
+        "adae": [("expect_column_values_to_be_between", "AETOXGR", [6]),
+                 ("expect_column_values_to_be_in_set", "ASTDTF", ["X"])],
     }
+    gx_columns = {(k, c) for k, v in failed.items() for _, col, _ in v for c in ([col] if isinstance(col, str) else col)}
+    assert {(name, column) for name, column, _ in pandera_failed} == gx_columns
+
+
+def test_generated_suites_are_deterministic():
+    first, second = build_gx_suites(), build_gx_suites()
+    assert first == second and first is not second
+    text = json.dumps(first, sort_keys=True, allow_nan=False)  # plain JSON types only
+    assert json.dumps(second, sort_keys=True) == text
+    # another process with another hash seed (set ordering) gives the same documents
+    code = ("import json, repool; from repool.schemas.gx_suites import build_gx_suites; "
+            "print(json.dumps(build_gx_suites(), sort_keys=True))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                         env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert out.stdout.strip() == text
 
 
 def test_unknown_dataset_is_an_error(tmp_path):

@@ -1,13 +1,16 @@
 """great_expectations checkpoint over the pooled datasets, with offline Data Docs.
 
-The expectation suites live in the repo as JSON (`gx/expectations/pooled_<dataset>.json`) and are
-loaded at run time, so a reviewer edits the JSON, not this module. Each run uses an ephemeral GX
-context: nothing is written into the repo, only the Data Docs into `docs_dir`.
+The expectation suites are not written by hand: `repool.schemas.gx_suites.build_gx_suites()`
+generates them at run time from the pandera models in `schemas/pooled.py`, so the pooled contract
+has one home and GX cannot drift from it (a rule is changed in the pandera model; dataframe-level
+custom checks, which GX cannot express, are listed in each suite's `meta["not_expressible"]`).
+Each run uses an ephemeral GX context: nothing is written into the repo, only the Data Docs into
+`docs_dir`.
 
 Data Docs as GX builds them load bootstrap, jquery, font-awesome, vega... from public CDNs and
 embed a tracking image (`https://great-expectations-web-assets...`). Clinical environments are
 often air-gapped, so `make_docs_offline` rewrites every built page: CDN `<link>`/`<script>` tags
-go, the vendored `gx/offline/datadocs.css` and `gx/offline/datadocs.js` (a tiny jQuery stand-in
+go, the vendored `gx_offline/datadocs.css` and `gx_offline/datadocs.js` (a tiny jQuery stand-in
 that renders the index table) are inlined instead, external images/links/`url()` are stripped,
 GX's own `static/` folder (fonts and SVG logos) is removed, and finally no `http://` or
 `https://` may remain in any file under `docs_dir` (checked; a leftover raises).
@@ -27,27 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SUITES_DIR = package_dir("repool.schemas") / "gx_expectations"
+from repool.schemas.gx_suites import SUITE_PREFIX, build_gx_suites
+
 OFFLINE_DIR = package_dir("repool.tasks.validate") / "gx_offline"
-SUITE_PREFIX = "pooled_"
 DOCS_SITE = "repool_docs"
 MAX_EXAMPLES = 5  # example failing values kept per failed expectation in the summary
 
-__all__ = ["run_gx_checkpoint", "load_suites", "make_docs_offline", "external_urls"]
-
-
-# ---------------------------------------------------------------------------------------------
-# suites
-
-
-def load_suites(suites_dir: Path = SUITES_DIR) -> dict[str, dict]:
-    """The suite JSON documents in `suites_dir`, keyed by dataset name (`pooled_adsl.json` -> `adsl`)."""
-    suites: dict[str, dict] = {}
-    for path in sorted(Path(suites_dir).glob(f"{SUITE_PREFIX}*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        dataset = doc.get("meta", {}).get("dataset") or path.stem[len(SUITE_PREFIX):]
-        suites[dataset.lower()] = doc
-    return suites
+__all__ = ["run_gx_checkpoint", "build_gx_suites", "make_docs_offline", "external_urls"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,13 +47,12 @@ def run_gx_checkpoint(
     frames: dict[str, pd.DataFrame],
     docs_dir: Path,
     run_name: str,
-    *,
-    suites_dir: Path = SUITES_DIR,
 ) -> dict:
     """Validate each pooled frame against its suite, build offline Data Docs into `docs_dir`.
 
     `frames` maps dataset names (`adsl`, `adtte`, `adrs`, `adae`; any case) to pandas frames; a name
-    without a suite in `suites_dir` is an error. Returns a JSON-serialisable summary::
+    without a suite (`build_gx_suites()`, one per pandera model in `POOLED_MODELS`) is an error.
+    Returns a JSON-serialisable summary::
 
         {"success": bool, "run_name": str, "index_html": "<docs_dir>/index.html",
          "datasets": {name: {"success": bool, "evaluated": int, "failed": [
@@ -72,11 +60,11 @@ def run_gx_checkpoint(
               "partial_unexpected_list": [<= 5 example values], "observed_value": ...,
               "exception": str | None}, ...]}}}
     """
-    suites = load_suites(suites_dir)
+    suites = build_gx_suites()
     frames = {name.lower(): df for name, df in frames.items()}
     unknown = sorted(set(frames) - set(suites))
     if unknown:
-        raise ValueError(f"no expectation suite for dataset(s) {unknown} in {suites_dir}")
+        raise ValueError(f"no expectation suite for dataset(s) {unknown} (suites: {sorted(suites)})")
     if not frames:
         raise ValueError("no frames to validate")
 

@@ -79,6 +79,19 @@ class DeliveryResult:
                                       "column": f.get("column")}
         return list(seen.values())
 
+    @property
+    def public_message(self) -> str:
+        """`message` without any delivered value: study, delivery, rule, file, row and column only.
+        This is what reaches Prefect (states, artifacts, logs); the values stay in the audit tables."""
+        if self.rejected:
+            refusing = [f for f in self.failures if f["action"] == "reject"]
+            return describe_refusal(self.study, self.delivery_id, refusing)
+        if not self.failures and not self.accepted:
+            return f"{self.label} not pooled"
+        q = len(self.quarantined)
+        w = sum(f["action"] == "warn" for f in self.failures)
+        return f"{self.label} accepted ({q} subject(s) quarantined, {w} warning(s))"
+
     def summary(self) -> str:
         """One line: refused (naming the first refusing failure) or accepted with counts."""
         if self.rejected:
@@ -87,6 +100,14 @@ class DeliveryResult:
         q = len(self.quarantined)
         w = sum(f["action"] == "warn" for f in self.failures)
         return f"{self.label} accepted ({q} subject(s) quarantined, {w} warning(s))"
+
+
+def describe_refusal(study: str, delivery_id: str, failures: list[dict]) -> str:
+    """'<study>@<delivery> REJECTED: <rule> in file F row R column C (+N more)': names, never values."""
+    first = failures[0] if failures else {}
+    where = "".join(f" {k} {first[k]}" for k in ("file", "row", "column") if first.get(k) not in (None, ""))
+    more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+    return f"{study}@{delivery_id} REJECTED: {first.get('reason', '?')} in{where or ' delivery'}{more}"
 
 
 class DeliveryRejected(Exception):

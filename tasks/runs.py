@@ -63,7 +63,7 @@ def finish_run(settings: Settings, run_id: str, status: str, version: str | None
     if version is not None and status != "failed":
         outcome |= {"version": version,
                     "report": str(Path(folder or settings.results_dir / version) / "report.html"),
-                    "refused": [r.message for r in refused], "quarantined": len(excluded),
-                    "quarantine": [f"{q['study']}@{q['delivery_id']} subject {q['subject']}: {q['reason']} in "
-                                   f"{q['file']} row {q['row']} column {q['column']}" for q in excluded]}
+                    "refused": [r.public_message for r in refused], "quarantined": len(excluded),
+                    "quarantine": [f"{q['study']}@{q['delivery_id']}: {q['reason']} in {q['file']} row {q['row']} "
+                                   f"column {q['column']}" for q in excluded]}
     return outcome

@@ -26,7 +26,7 @@ def _counts(results) -> Counter:
 def create_run_summary(run_id: str, version: str | None, status: str, message: str, accepted: list,
                        refused: list, pooled_check: dict | None = None) -> RunSummary:
     rows_used = [(r.study, r.delivery_id, r.delivery.format if r.delivery else "", len(r.quarantined)) for r in accepted]
-    rows_refused = [(r.study, r.delivery_id, r.message) for r in refused]
+    rows_refused = [(r.study, r.delivery_id, r.public_message) for r in refused]
     counts = sorted(_counts(list(accepted) + list(refused)).items())
     gx = (pooled_check or {}).get("gx") or {}
     md = [f"# repool run `{run_id}`", "", f"**Status:** {status}" + (f" — {message}" if message else ""), ""]

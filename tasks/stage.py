@@ -1,5 +1,7 @@
 """Stage 3, stage one delivery: the staging models (sql/staging/<format>/: rename, cast, decode) into
-`staging.stg_<study>__<file>`, then the cross-file checks of `sql/checks/` on the staged columns.
+`staging.stg_<study>__<file>`, then the cross-file checks of `sql/checks/` on the staged columns:
+the format's fact models (sql/staging/<format>/facts/) put them into one shape, which every shared
+check reads (sql/checks/README.md).
 
 The delivery's outcome (accepted or refused, quarantined subjects) is recorded here, the last step
 of the per-delivery chain ingest -> validate -> stage.
@@ -42,12 +44,47 @@ def build_staging(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables
     return built
 
 
+def facts_table(study: str, name: str) -> str:
+    return f"staging.facts_{study_slug(study)}__{name}"
+
+
+def build_check_facts(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_dir: Path) -> dict[str, str]:
+    """Run the format's fact models (sql/staging/<format>/facts/<name>.sql) on the study's staging
+    models into staging.facts_<study>__<name>: the one shape every shared check reads."""
+    built = {}
+    for path in sorted((sql_dir / "staging" / delivery.format / "facts").glob("*.sql")):
+        sql = render_sql(path.read_text(encoding="utf-8"), {}, {"ref": lambda s: staging_table(delivery.study, s)})
+        target = facts_table(delivery.study, path.stem)
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
+        built[path.stem] = target
+    return built
+
+
+def check_files(sql_dir: Path, fmt: str) -> list[tuple[Path, bool]]:
+    """(check, shared?) in name order: every sql/checks/*.sql (shared by all formats) and the format's
+    own sql/checks/format_specific/<format>/*.sql."""
+    shared = [(p, True) for p in (sql_dir / "checks").glob("*.sql")]
+    own = [(p, False) for p in (sql_dir / "checks" / "format_specific" / fmt).glob("*.sql")]
+    return sorted(shared + own, key=lambda c: (c[0].stem, c[0].as_posix()))
+
+
 def run_cross_checks(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_dir: Path) -> list[dict]:
-    """The SQL checks of sql/checks/<format>/ on the study's staging models."""
+    """The cross-file checks on the study's staged columns. A shared check (sql/checks/*.sql) reads
+    only the format's facts (`{{ facts('times') }}`); a format-specific one may also read the staging
+    models (`{{ ref('adrs') }}`). Nothing from the delivery is rendered into the SQL text: the table
+    names derive from the study slug and the code's own file names."""
+    facts = build_check_facts(con, delivery, sql_dir)
+
+    def fact(name: str) -> str:
+        if name not in facts:
+            raise KeyError(f"no fact model {name!r} for format {delivery.format} "
+                           f"(sql/staging/{delivery.format}/facts/{name}.sql)")
+        return facts[name]
+
     records: list[dict] = []
-    for path in sorted((sql_dir / "checks" / delivery.format).glob("*.sql")):
-        sql = render_sql(path.read_text(encoding="utf-8"), {"study": delivery.study},
-                         {"ref": lambda s: staging_table(delivery.study, s)})
+    for path, shared in check_files(sql_dir, delivery.format):
+        functions = {"facts": fact} if shared else {"facts": fact, "ref": lambda s: staging_table(delivery.study, s)}
+        sql = render_sql(path.read_text(encoding="utf-8"), {}, functions)
         for file, row, column, reason, value, subject in con.execute(sql).fetchall():
             records.append(failure(delivery.study, delivery.delivery_id, reason,
                                    f"{file} row {row} column {column}: {reason} ({value})",

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"repool: pooling deliveries under {settings.deliveries_dir}", file=sys.stderr)
     print(f"repool: database {settings.db_path}, results {settings.results_dir}", file=sys.stderr)
     if not os.environ.get("PREFECT_API_URL"):
-        print("repool: using Prefect's ephemeral API (set PREFECT_API_URL to use a server)", file=sys.stderr)
+        print("repool: using a private Prefect API for this run (set PREFECT_API_URL to use a server)", file=sys.stderr)
     from repool.tasks.db import DatabaseBusy, connect
 
     try:  # fail fast, before Prefect starts, when another process holds the database
@@ -40,7 +40,37 @@ def run(args: argparse.Namespace) -> int:
     except DatabaseBusy as exc:
         print(f"repool: refused: {exc}", file=sys.stderr)
         return 3
+    if os.environ.get("PREFECT_API_URL"):
+        return _run_flow(settings, pins)
+    from repool.ephemeral import ServerStartError, private_api
+
+    try:
+        with private_api() as url:  # dies with this process, SIGKILL included
+            os.environ["PREFECT_API_URL"] = url
+            try:
+                return _run_flow(settings, pins)
+            finally:
+                _drain_prefect_workers()  # the logs and events of this run reach the API before it stops
+                os.environ.pop("PREFECT_API_URL", None)
+    except ServerStartError as exc:
+        print(f"repool: FAILED: {exc}", file=sys.stderr)
+        return 1
+
+
+def _drain_prefect_workers() -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=10)
+        except Exception:  # nothing to drain, or already stopped
+            pass
+
+
+def _run_flow(settings: Settings, pins: dict[str, str]) -> int:
     from repool.flows.repool_flow import repool  # Prefect import costs seconds: only when running
+    from repool.tasks.db import DatabaseBusy
 
     try:
         state = repool(data_dir=str(settings.data_dir), db=str(settings.db_path),

@@ -106,7 +106,15 @@ _TAG = re.compile(r"\{\{\s*(\w+)(?:\(\s*'([^']*)'\s*\))?\s*\}\}")
 
 
 def render_sql(template: str, variables: dict, functions: dict[str, Callable[[str], str]]) -> str:
-    """Render the `{{ ... }}` tags of a SQL model; an unknown tag is an error, never left in."""
+    """Render the `{{ ... }}` tags of a SQL model; an unknown tag is an error, never left in.
+
+    Variables are numbers only (settings such as days_per_month): a text value, which could come from
+    a delivery, must reach SQL as a bound parameter or variable, never pasted into the SQL text.
+    Functions return identifiers the code built itself (table names from checked study slugs).
+    """
+    for name, value in variables.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"SQL template variable {name} must be a number, not {type(value).__name__}")
 
     def replace(m: re.Match) -> str:
         name, arg = m.group(1), m.group(2)

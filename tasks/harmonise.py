@@ -34,7 +34,7 @@ def build_intermediate(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_d
     """One study's int_<dataset> models from its staging models."""
     for dataset in INT_ORDER:
         template = (sql_dir / "pooled" / "int" / delivery.format / f"{dataset}.sql").read_text(encoding="utf-8")
-        sql = render_sql(template, {**variables, "study": delivery.study}, {
+        sql = render_sql(template, variables, {
             "ref": lambda f: staging_table(delivery.study, f),
             "this_int": lambda d: int_table(d, delivery.study),
         })
@@ -72,7 +72,7 @@ def read_pooled_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame
 def harmonise_pool(settings: Settings, accepted: list[DeliveryResult]) -> dict[str, int]:
     """pooled.* from the accepted deliveries, their quarantined subjects set aside; row counts."""
     quarantined = [(q["study"], q["subject"]) for r in accepted for q in r.quarantined]
-    variables = {"days_per_month": repr(float(settings.days_per_month)),
+    variables = {"days_per_month": float(settings.days_per_month),
                  "teae_window_days": int(settings.teae_window_days)}
     with connect(settings.db_path) as con:
         return build_pooled(con, [r.delivery for r in accepted], quarantined, settings.sql_dir, variables)

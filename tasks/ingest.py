@@ -151,6 +151,11 @@ def load_registry(path: Path) -> dict[str, Study]:
             problems.append(f"study {study}: format {fmt!r} is not one of {list(FORMATS)}")
         else:
             studies[study] = Study(study, fmt)
+    slugs: dict[str, str] = {}
+    for study in studies:  # raw_<slug> and staging tables are named by the slug: two studies may not share one
+        if study_slug(study) in slugs:
+            problems.append(f"studies {slugs[study_slug(study)]} and {study} share the table name {study_slug(study)}")
+        slugs[study_slug(study)] = study
     if not studies and not problems:
         problems.append("no study registered")
     if problems:

@@ -33,11 +33,12 @@ def build_staging(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables
     """Run the format's staging models for one delivery: staging.stg_<study>__<file>."""
     by_stem = {Path(f).stem: t for f, t in raw_tables.items()}
     built = {}
+    # the study id is data: it reaches SQL as a bound value (getvariable('repool_study')), never as text
+    con.execute("SET VARIABLE repool_study = ?", [delivery.study])
     for file in SOURCE_DATASETS[delivery.format]:
         stem = Path(file).stem
         template = (sql_dir / "staging" / delivery.format / f"{stem}.sql").read_text(encoding="utf-8")
-        sql = render_sql(template, {"study": delivery.study, "delivery_id": delivery.delivery_id},
-                         {"source": lambda s: by_stem[s]})
+        sql = render_sql(template, {}, {"source": lambda s: by_stem[s]})
         target = staging_table(delivery.study, file)
         con.execute(f"CREATE OR REPLACE TABLE {target} AS {sql}")
         built[stem] = target

@@ -2,8 +2,8 @@
 WITH source AS (SELECT * FROM {{ source('ae') }}),
 renamed AS (
     SELECT
-        '{{ study }}'                                   AS STUDYID,
-        '{{ study }}-' || na(PATNR)                     AS USUBJID,
+        getvariable('repool_study')                                   AS STUDYID,
+        getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
         _row                                            AS AESEQ,
         na(PT)                                          AS AEDECOD,
         TRY_CAST(na(GRADE) AS INTEGER)                  AS AETOXGR,

@@ -2,8 +2,8 @@
 WITH source AS (SELECT * FROM {{ source('followup') }}),
 renamed AS (
     SELECT
-        '{{ study }}'                                   AS STUDYID,
-        '{{ study }}-' || na(PATNR)                     AS USUBJID,
+        getvariable('repool_study')                                   AS STUDYID,
+        getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
         _row,
         CASE na(STATUS) WHEN 'DEAD' THEN 'Y' WHEN 'ALIVE' THEN 'N' END AS DTHFL,
         de_date(STATUS_DATE)                            AS STATUSDT

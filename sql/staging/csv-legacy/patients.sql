@@ -2,9 +2,9 @@
 WITH source AS (SELECT * FROM {{ source('patients') }}),
 renamed AS (
     SELECT
-        '{{ study }}'                                   AS STUDYID,
+        getvariable('repool_study')                                   AS STUDYID,
         na(PATNR)                                       AS SUBJID,
-        '{{ study }}-' || na(PATNR)                     AS USUBJID,
+        getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
         _row,
         CASE na(SEX) WHEN '1' THEN 'M' WHEN '2' THEN 'F' END AS SEX,
         TRY_CAST(na(AGE) AS INTEGER)                    AS AGE,

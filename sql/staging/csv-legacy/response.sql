@@ -2,8 +2,8 @@
 WITH source AS (SELECT * FROM {{ source('response') }}),
 renamed AS (
     SELECT
-        '{{ study }}'                                   AS STUDYID,
-        '{{ study }}-' || na(PATNR)                     AS USUBJID,
+        getvariable('repool_study')                                   AS STUDYID,
+        getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
         _row,
         TRY_CAST(na(CYCLE) AS INTEGER)                  AS CYCLE,
         CASE na(RESPONSE) WHEN 'CR' THEN 'CR' WHEN 'CRh*' THEN 'CRh' WHEN 'CRi' THEN 'CRi'

@@ -2,7 +2,7 @@
 WITH source AS (SELECT * FROM {{ source('adsl') }}),
 renamed AS (
     SELECT
-        '{{ study }}'                           AS STUDYID,
+        getvariable('repool_study')                           AS STUDYID,
         na(usubjid)                             AS USUBJID,
         na(usubjid)                             AS SUBJID,
         _row,

@@ -2,7 +2,7 @@
 WITH source AS (SELECT * FROM {{ source('adsl') }}),
 renamed AS (
     SELECT
-        '{{ study }}'                           AS STUDYID,
+        getvariable('repool_study')                           AS STUDYID,
         na(USUBJID)                             AS USUBJID,
         na(USUBJID)                             AS SUBJID,
         _row,

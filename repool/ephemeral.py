@@ -1,0 +1,89 @@
+"""A private Prefect API for one `repool run` that never outlives it.
+
+Prefect's own ephemeral server is a child process that survives a SIGKILL of its parent. `repool run`
+(without PREFECT_API_URL) starts the same uvicorn app itself, with the kernel told to stop it when
+the parent dies (PR_SET_PDEATHSIG), waits for it as long as a loaded machine needs, and stops it on
+the way out. A start that still fails is said in one line.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+PR_SET_PDEATHSIG = 1
+DEFAULT_START_TIMEOUT = 180.0
+
+
+class ServerStartError(RuntimeError):
+    """The private Prefect API did not answer in time."""
+
+
+def die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the atexit stop below still applies
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as r:  # 127.0.0.1 only
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def server_command(port: int) -> list[str]:
+    # found without importing prefect: its settings are read once, at import, and must see our API URL
+    app_dir = Path(importlib.util.find_spec("prefect").origin).parent.parent
+    return [sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir), "--factory",
+            "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "error", "--lifespan", "on"]
+
+
+@contextlib.contextmanager
+def private_api(timeout: float | None = None, log: Path | None = None) -> Iterator[str]:
+    """Start a Prefect API on 127.0.0.1 for this process only; yields its URL (`.../api`)."""
+    timeout = float(os.environ.get("REPOOL_SERVER_START_TIMEOUT", timeout or DEFAULT_START_TIMEOUT))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    env.pop("PREFECT_API_URL", None)
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(server_command(port), env=env, stdout=out, stderr=subprocess.STDOUT,
+                            preexec_fn=die_with_parent, start_new_session=False)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(url):
+            if proc.poll() is not None:
+                raise ServerStartError(f"the private Prefect API exited with code {proc.returncode} while starting")
+            if time.monotonic() > deadline:
+                raise ServerStartError(f"the private Prefect API did not answer within {timeout:.0f} s "
+                                       "(a loaded machine? set REPOOL_SERVER_START_TIMEOUT, or PREFECT_API_URL)")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if out is not subprocess.DEVNULL:
+            out.close()

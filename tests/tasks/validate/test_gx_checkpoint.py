@@ -18,7 +18,7 @@ from repool.schemas.gx_suites import build_gx_suites
 from repool.schemas.pooled import POOLED_MODELS
 from repool.tasks.validate import gx_checkpoint as gxc
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO_ROOT as REPO  # noqa: E402
 DATASETS = ["adsl", "adtte", "adrs", "adae"]
 
 

@@ -37,6 +37,8 @@ class Settings:
     registry_file: Path | None = None
     # Pin a delivery per study ({"MT103-211": "2019-06-30"}); otherwise the newest valid one.
     pinned: dict[str, str] = field(default_factory=dict)
+    # A subject-level file this much smaller than the study's previous accepted one is recorded.
+    subject_drop_threshold: float = 0.25
     # Analysis parameters that enter the version id.
     teae_window_days: int = 30
     days_per_month: float = DAYS_PER_MONTH

@@ -31,6 +31,9 @@ class Reason(StrEnum):
     MANIFEST_SHA256 = "manifest_sha256"
     MANIFEST_ROWS = "manifest_rows"
     UNREADABLE_FILE = "unreadable_file"
+    TRUNCATED_FILE = "truncated_file"
+    EMPTY_DATASET = "empty_dataset"
+    SUBJECT_COUNT_DROP = "subject_count_drop"
     ENCODING = "encoding"
     MISSING_COLUMN = "missing_column"
     EXTRA_COLUMN = "extra_column"
@@ -46,12 +49,16 @@ class Reason(StrEnum):
     BLASTS_RANGE = "blasts_range"
     GRADE_RANGE = "grade_range"
     SALVAGE_RANGE = "salvage_range"
+    STUDYID_MISMATCH = "studyid_mismatch"
+    DATE_AFTER_CUT = "date_after_cut"
+    IMPLAUSIBLE_DATE = "implausible_date"
     # across files, on the staged columns (sql/checks/)
     DEATH_BEFORE_FIRST_DOSE = "death_before_first_dose"
     DOSE_ORDER = "dose_order"
     NEGATIVE_TIME = "negative_time"
     MISSING_RECORD = "missing_record"
     ORPHAN_RECORD = "orphan_record"
+    AVAL_INCONSISTENT = "aval_inconsistent"
     # the pooled datasets (schemas/pooled.py, tasks/validate/pooled.py)
     TEAE_FLAG_MISMATCH = "teae_flag_mismatch"
     POOLED_CONTRACT = "pooled_contract"
@@ -62,7 +69,7 @@ class Reason(StrEnum):
 # says otherwise is a configuration error, not an override).
 STRUCTURAL = frozenset({
     Reason.PATH_UNSAFE, Reason.FORMAT_MISMATCH, Reason.MANIFEST_INVALID, Reason.MANIFEST_MISSING_FILE, Reason.MANIFEST_SHA256, Reason.MANIFEST_ROWS,
-    Reason.UNREADABLE_FILE, Reason.ENCODING, Reason.MISSING_COLUMN, Reason.POOLED_CONTRACT,
+    Reason.UNREADABLE_FILE, Reason.TRUNCATED_FILE, Reason.ENCODING, Reason.MISSING_COLUMN, Reason.POOLED_CONTRACT,
 })
 
 # pandera's own check names -> reason codes

@@ -289,6 +289,52 @@ def _date_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
     return {"date_de": date_de, "iso_date": iso_date, "partial_date": partial_date}.get(kind)
 
 
+DATE_KINDS = ("date_de", "sas_date", "iso_date", "partial_date")
+PLAUSIBLE_FROM, PLAUSIBLE_TO = pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31")
+SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+def parse_dates(kind: str, s: pd.Series) -> pd.Series:
+    """The first day each value can mean (partial dates: the start of their period), NaT where there is none.
+    SAS dates outside 1900–2100 come back as NaT too; `_plausible_check` reports them."""
+    if kind == "sas_date":
+        days = _numeric_or_nan(s)
+        inside = days.between((PLAUSIBLE_FROM - SAS_EPOCH).days, (PLAUSIBLE_TO - SAS_EPOCH).days)
+        return SAS_EPOCH + pd.to_timedelta(days.where(inside).floordiv(1), unit="D")
+    text = _as_text(s)
+    if kind == "date_de":
+        return pd.to_datetime(text, format="%d.%m.%Y", errors="coerce")
+    if kind == "iso_date":
+        return pd.to_datetime(text.where(text.str.len() == 10), format="%Y-%m-%d", errors="coerce")
+    full = pd.to_datetime(text.where(text.str.len() == 10), format="%Y-%m-%d", errors="coerce")
+    month = pd.to_datetime(text.where(text.str.len() == 7), format="%Y-%m", errors="coerce")
+    year = pd.to_datetime(text.where(text.str.len() == 4), format="%Y", errors="coerce")
+    return full.fillna(month).fillna(year)
+
+
+def _plausible_check(kind: str) -> Callable[[pd.Series], pd.Series]:
+    """A date between 1900 and 2100 (a SAS date a million days out, year 0210 typed for 2010, ...)."""
+    def check(s):
+        if kind == "sas_date":
+            days = _numeric_or_nan(s)
+            return days.isna() | days.between((PLAUSIBLE_FROM - SAS_EPOCH).days, (PLAUSIBLE_TO - SAS_EPOCH).days)
+        parsed = parse_dates(kind, s)
+        return parsed.isna() | parsed.between(PLAUSIBLE_FROM, PLAUSIBLE_TO)
+
+    return check
+
+
+def _not_after_cut_check(kind: str, data_cut) -> Callable[[pd.Series], pd.Series]:
+    """Nothing can have happened after the delivery's data cut."""
+    cut = pd.Timestamp(data_cut)
+
+    def check(s):
+        parsed = parse_dates(kind, s)
+        return parsed.isna() | (parsed <= cut)
+
+    return check
+
+
 def _code_check(codes: tuple) -> Callable[[pd.Series], pd.Series]:
     numeric_codes = all(isinstance(c, (int, float)) for c in codes)
 
@@ -310,10 +356,11 @@ def _range_check(col: Col) -> Callable[[pd.Series], pd.Series]:
     return check
 
 
-def _checks_for(col: Col) -> list[pa.Check]:
+def _checks_for(col: Col, data_cut=None) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if not col.nullable:
-        checks.append(pa.Check(lambda s: ~is_nullish(s), name=Reason.MISSING_VALUE.value))
+        # ignore_na=False: pandera skips nulls in checks by default, and a null is what this check is for
+        checks.append(pa.Check(lambda s: ~is_nullish(s), name=Reason.MISSING_VALUE.value, ignore_na=False))
     wrong = _wrong_type_check(col.kind)
     if wrong is not None:
         checks.append(pa.Check(wrong, name=Reason.WRONG_TYPE.value))
@@ -324,13 +371,17 @@ def _checks_for(col: Col) -> list[pa.Check]:
         checks.append(pa.Check(_code_check(col.codes), name=Reason.UNKNOWN_CODE.value))
     if col.lo is not None or col.hi is not None:
         checks.append(pa.Check(_range_check(col), name=as_reason(col.range_reason).value))
+    if col.kind in DATE_KINDS:
+        checks.append(pa.Check(_plausible_check(col.kind), name=Reason.IMPLAUSIBLE_DATE.value))
+        if data_cut is not None:
+            checks.append(pa.Check(_not_after_cut_check(col.kind, data_cut), name=Reason.DATE_AFTER_CUT.value))
     return checks
 
 
-def build_source_schema(ds: SourceDataset) -> pa.DataFrameSchema:
-    """The pandera model of one delivered file."""
+def build_source_schema(ds: SourceDataset, data_cut=None) -> pa.DataFrameSchema:
+    """The pandera model of one delivered file; with `data_cut`, no date may lie after it."""
     columns = {
-        c.name: pa.Column(checks=_checks_for(c), nullable=True, unique=c.unique, required=True)
+        c.name: pa.Column(checks=_checks_for(c, data_cut), nullable=True, unique=c.unique, required=True)
         for c in ds.columns
     }
     return pa.DataFrameSchema(

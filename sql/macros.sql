@@ -8,8 +8,9 @@ CREATE OR REPLACE MACRO de_num(x) AS TRY_CAST(replace(na(x), ',', '.') AS DOUBLE
 CREATE OR REPLACE MACRO num(x) AS CASE WHEN TRY_CAST(x AS DOUBLE) IS NULL OR isnan(TRY_CAST(x AS DOUBLE)) THEN NULL
     ELSE TRY_CAST(x AS DOUBLE) END;
 -- SAS: days since 1960-01-01
-CREATE OR REPLACE MACRO sas_date(x) AS CASE WHEN num(x) IS NULL THEN NULL
-    ELSE DATE '1960-01-01' + CAST(floor(num(x)) AS INTEGER) END;
+-- (a value beyond any calendar gives NULL, never an overflow: the source check reports it as implausible_date)
+CREATE OR REPLACE MACRO sas_date(x) AS CASE WHEN num(x) IS NULL OR abs(num(x)) > 2000000 THEN NULL
+    ELSE DATE '1960-01-01' + TRY_CAST(floor(num(x)) AS INTEGER) END;
 -- ISO-8601 full date
 CREATE OR REPLACE MACRO iso_date(x) AS TRY_CAST(na(x) AS DATE);
 -- Y/N from J/N (MT103-206) or from a boolean (00103311)

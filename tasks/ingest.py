@@ -328,6 +328,27 @@ def assert_latin1_text(delivery: Delivery, file: str) -> None:
         raise reject(f"{file} is UTF-8 encoded (multi-byte sequences), expected latin-1", row=first or None)
 
 
+def assert_not_truncated(delivery: Delivery, file: str) -> None:
+    """Each format's own structure says whether a file was cut short: a CSV ends with a line end,
+    a SAS transport file is whole 80-byte records, a Parquet file ends with its `PAR1` footer magic."""
+    path = delivery.path / file
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 4))
+        tail = fh.read()
+    why = None
+    if delivery.format == "csv-legacy" and size and not tail.endswith(b"\n"):
+        why = "does not end with a line end (cut short?)"
+    elif delivery.format == "xpt-adam" and (size == 0 or size % 80):
+        why = f"is {size} bytes, not whole 80-byte SAS transport records (cut short?)"
+    elif delivery.format == "parquet-adam" and tail != b"PAR1":
+        why = "lacks the Parquet footer (cut short?)"
+    if why:
+        raise DeliveryRejected(delivery.study, delivery.delivery_id, [failure(
+            delivery.study, delivery.delivery_id, "truncated_file", f"{file} {why}", file=file,
+            sha256=delivery.files[file]["sha256"], value=size)])
+
+
 def assert_csv_header(delivery: Delivery, file: str) -> list[dict]:
     """The first line must be exactly the spec's columns joined by ';' in order. A missing column
     refuses the delivery; extra columns and a different order come back as failures for the policy."""
@@ -401,6 +422,8 @@ def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: st
         path = delivery.path / file
         if delivery.format == "csv-legacy":
             assert_latin1_text(delivery, file)
+        assert_not_truncated(delivery, file)
+        if delivery.format == "csv-legacy":
             warnings += assert_csv_header(delivery, file)
         loaded_before = _already_loaded(con, study, did, file, meta["sha256"], table)
         if not loaded_before:

@@ -6,7 +6,10 @@ on the renamed columns (`tasks/stage.py`).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from prefect import task
@@ -69,6 +72,46 @@ def failures_from_schema_errors(delivery: Delivery, file: str, df: pd.DataFrame,
     return records
 
 
+SUBJECT_LEVEL_STEMS = ("patients", "adsl")  # the file with one row per subject, in every format
+
+
+def _is_nested(value) -> bool:
+    return isinstance(value, (dict, list, tuple, set, np.ndarray))
+
+
+def find_nested_values(delivery: Delivery, file: str, df: pd.DataFrame, columns: list[str]) -> tuple[list[dict], list[str]]:
+    """(wrong_type records, columns holding nested values): a struct or list where the contract wants a scalar.
+    The records carry row and column only; the values are not rendered (they may be whole records)."""
+    records, bad = [], []
+    for c in columns:
+        if c not in df or df[c].dtype != object:
+            continue
+        nested = df[c].map(_is_nested)
+        if nested.any():
+            bad.append(c)
+            for row in list(df.index[nested])[:MAX_CASES_PER_CHECK]:
+                records.append(failure(delivery.study, delivery.delivery_id, "wrong_type",
+                                       f"{file} row {row} column {c}: a nested value where the contract wants a scalar",
+                                       file=file, sha256=delivery.files[file]["sha256"], row=int(row), column=c,
+                                       value="<nested>"))
+    return records, bad
+
+
+def find_foreign_studyid(delivery: Delivery, file: str, df: pd.DataFrame, subject_col: str) -> list[dict]:
+    """Rows whose STUDYID (any case; ADaM files may carry it) names another study than the delivering one."""
+    records = []
+    for c in [c for c in df.columns if str(c).upper() == "STUDYID"]:
+        text = df[c].astype("string").str.strip()
+        foreign = text.notna() & (text != "") & (text != delivery.study)
+        for row in list(df.index[foreign.fillna(False).astype(bool)])[:MAX_CASES_PER_CHECK]:
+            records.append(failure(delivery.study, delivery.delivery_id, "studyid_mismatch",
+                                   f"{file} row {row} column {c}: STUDYID names another study than {delivery.study}",
+                                   file=file, sha256=delivery.files[file]["sha256"], row=int(row), column=c,
+                                   value=df.at[row, c], subject=_subject_id(delivery, df.at[row, subject_col])
+                                   if subject_col in df else None))
+    return records
+
+
 def validate_source_files(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables: dict[str, str]) -> list[dict]:
     """Run each file's pandera model (lazy) on its raw table; extra columns are recorded once."""
     records: list[dict] = []
@@ -76,15 +119,45 @@ def validate_source_files(con: duckdb.DuckDBPyConnection, delivery: Delivery, ra
         ds = SOURCE_DATASETS[delivery.format][file]
         df = con.sql(f"SELECT * FROM {table}").df().set_index("_row", drop=True)
         df.index.name = None
+        sha = delivery.files[file]["sha256"]
         if delivery.format != "csv-legacy":  # CSV extras were recorded from the header at load
             for c in [c for c in df.columns if c not in ds.column_names and c.upper() != "STUDYID"]:
                 records.append(failure(delivery.study, delivery.delivery_id, "extra_column",
                                        f"{file} has column {c} beyond the contract (ignored)",
-                                       file=file, sha256=delivery.files[file]["sha256"], column=c))
+                                       file=file, sha256=sha, column=c))
+        if Path(file).stem in SUBJECT_LEVEL_STEMS and len(df) == 0:
+            records.append(failure(delivery.study, delivery.delivery_id, "empty_dataset",
+                                   f"{file} holds no subject: the study would vanish from the pool",
+                                   file=file, sha256=sha, value=0))
+        records += find_foreign_studyid(delivery, file, df, ds.subject)
+        nested_records, nested = find_nested_values(delivery, file, df, ds.column_names)
+        records += nested_records
+        schema = build_source_schema(ds, delivery.data_cut)
+        if nested:
+            schema = schema.remove_columns(nested)
         try:
-            build_source_schema(ds).validate(df, lazy=True)
+            schema.validate(df, lazy=True)
         except pa.errors.SchemaErrors as exc:
             records += failures_from_schema_errors(delivery, file, df, exc.failure_cases, ds.subject)
+    return records
+
+
+def find_subject_count_drop(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables: dict[str, str],
+                            threshold: float) -> list[dict]:
+    """A subject-level file with sharply fewer rows than the study's previous accepted delivery's."""
+    records = []
+    for file in [f for f in raw_tables if Path(f).stem in SUBJECT_LEVEL_STEMS]:
+        previous = con.execute(
+            "SELECT l.delivery_id, l.rows FROM audit.load_log l JOIN audit.deliveries d "
+            "ON d.study = l.study AND d.delivery_id = l.delivery_id AND d.status = 'accepted' "
+            "WHERE l.study = ? AND l.file = ? AND l.delivery_id < ? ORDER BY l.delivery_id DESC, l.loaded_at DESC LIMIT 1",
+            [delivery.study, file, delivery.delivery_id]).fetchall()
+        rows = delivery.files[file].get("rows")
+        if previous and rows is not None and previous[0][1] and rows < (1 - threshold) * previous[0][1]:
+            records.append(failure(delivery.study, delivery.delivery_id, "subject_count_drop",
+                                   f"{file} has {rows} subjects, {previous[0][1]} in the previous accepted delivery "
+                                   f"{previous[0][0]} (a fall of more than {threshold:.0%})",
+                                   file=file, sha256=delivery.files[file]["sha256"], value=rows))
     return records
 
 
@@ -95,6 +168,7 @@ def validate_delivery(settings: Settings, run_id: str, flow_run_id: str | None, 
         return result
     with connect(settings.db_path) as con:
         found = list(result.warnings) + validate_source_files(con, result.delivery, result.raw_tables)
+        found += find_subject_count_drop(con, result.delivery, result.raw_tables, settings.subject_drop_threshold)
         result.failures = decide(found, load_policy(settings.policy_file))
         record_failures(con, run_id, flow_run_id, result.failures)
     result.message = result.summary()

@@ -111,6 +111,15 @@ def _xpt_death_before_first_dose(frames):  # OS event of 101-1, ten days before 
     frames["adtte"].loc[0, "AVAL"] = -10.0
 
 
+def _xpt_negative_rfs(frames):  # the RFS row of 101-2 ends two days before it starts; AVAL agrees with the dates
+    frames["adtte"].loc[3, "ADT"] = frames["adtte"].loc[3, "STARTDT"] - 2
+    frames["adtte"].loc[3, "AVAL"] = -2.0
+
+
+def _xpt_aval_off_by_a_month(frames):  # the third ADTTE row (OS of 102-3): AVAL 30 days more than ADT - STARTDT
+    frames["adtte"].loc[2, "AVAL"] = frames["adtte"].loc[2, "AVAL"] + 30
+
+
 # (rule, format) -> (delivery writer, the one failure expected: file, row, column, reason, subject)
 CASES = {
     ("death_before_first_dose", "csv-legacy"): (
@@ -127,7 +136,7 @@ CASES = {
         _csv(**{"followup.csv": _replace(FOLLOWUP, 1, "2;ALIVE;01.03.2012")}),  # first dose 15.03.2012
         ("followup.csv", 2, "STATUS_DATE", "negative_time", "MT103-206-2")),
     ("negative_time", "xpt-adam"): (
-        _xpt(_set("adtte", 3, "AVAL", -2.0)),  # the RFS row of 101-2
+        _xpt(_xpt_negative_rfs),
         ("adtte.xpt", 4, "AVAL", "negative_time", "MT103-211-101-2")),
     ("negative_time", "parquet-adam"): (
         _parquet(_set("adtte", 0, "aval", -2.0)),  # the censored OS row of 11-1
@@ -170,6 +179,9 @@ CASES = {
     ("missing_value", "parquet-adam"): (
         _parquet(_set("adrs", 2, "avalc", None)),  # the BOR of 11-2
         ("adrs.parquet", 3, "avalc", "missing_value", "00103311-11-2")),
+    ("aval_inconsistent", "xpt-adam"): (
+        _xpt(_xpt_aval_off_by_a_month),
+        ("adtte.xpt", 3, "AVAL", "aval_inconsistent", "MT103-211-102-3")),
     ("treated_without_dose_dates", "parquet-adam"): (
         _parquet(_set("adsl", 2, "first_dose_date", None)),  # 12-3, treated with blinatumomab
         ("adsl.parquet", 3, "first_dose_date", "missing_record", "00103311-12-3")),

@@ -5,7 +5,7 @@ name exactly the registered reason codes (`schemas/reasons.py`) or gives a struc
 action but `reject`. `decide` attaches action, severity and the action taken to failure records,
 including the two rules that no policy file can change:
 - a failure that cannot be attributed to a subject cannot be quarantined: the delivery is refused;
-- a rejected pooled dataset (file `pooled.*`) stops the run instead of refusing a delivery.
+- a breach of the pooled contract stops the run instead of refusing a delivery.
 """
 from __future__ import annotations
 
@@ -61,7 +61,6 @@ def decide(failures: list[dict], policy: Policy) -> list[dict]:
         if action == "quarantine" and not f.get("subject"):
             action = "reject"
             message += " (no subject id on the row, so the delivery is refused)"
-        taken = RUN_STOPPED if action == "reject" and str(f.get("file") or "").startswith("pooled.") \
-            else ACTION_TAKEN[action]
+        taken = RUN_STOPPED if action == "reject" and f["reason"] == Reason.POOLED_CONTRACT else ACTION_TAKEN[action]
         out.append({**f, "message": message, "action": action, "severity": SEVERITY[action], "action_taken": taken})
     return out

@@ -44,6 +44,42 @@ def validate_pooled_frames(frames: dict[str, pd.DataFrame]) -> list[dict]:
     return records
 
 
+# pooled dataset -> the staged file its rows come from, per format
+SOURCE_STEMS = {
+    "adsl": {"csv-legacy": "patients", "xpt-adam": "adsl", "parquet-adam": "adsl"},
+    "adtte": {"csv-legacy": "followup", "xpt-adam": "adtte", "parquet-adam": "adtte"},
+    "adrs": {"csv-legacy": "response", "xpt-adam": "adrs", "parquet-adam": "adrs"},
+    "adae": {"csv-legacy": "ae", "xpt-adam": "adae", "parquet-adam": "adae"},
+}
+
+
+def locate_in_source(con, records: list[dict], frames: dict[str, pd.DataFrame], lineage: dict[str, Delivery]) -> list[dict]:
+    """Pooled-contract records pointed at the delivered file and row they came from (the pooled
+    table and row stay in the message): AE rows by their source row (AESEQ), the others by the
+    subject's first row in the staged file."""
+    from repool.tasks.stage import staging_table
+
+    out = []
+    for f in records:
+        d = lineage.get(f.get("study") or "")
+        dataset = str(f.get("file") or "").removeprefix("pooled.")
+        if d is None or dataset not in SOURCE_STEMS or f.get("row") is None:
+            out.append(f)
+            continue
+        stem = SOURCE_STEMS[dataset][d.format]
+        file = next((name for name in d.files if name.startswith(stem + ".")), None)
+        if dataset == "adae":
+            source_row = int(frames["adae"].iloc[f["row"] - 1]["AESEQ"])
+        else:
+            hit = con.execute(f"SELECT min(_row) FROM {staging_table(d.study, stem)} WHERE USUBJID = ?",
+                              [f["subject"]]).fetchall()
+            source_row = hit[0][0] if hit else None
+        out.append({**f, "delivery_id": d.delivery_id, "file": file, "row": source_row,
+                    "file_sha256": d.files.get(file, {}).get("sha256"),
+                    "message": f"{file} row {source_row} (pooled.{dataset} row {f['row']}): {f['message']}"})
+    return out
+
+
 def check_teae_flags(adae: pd.DataFrame, lineage: dict[str, Delivery]) -> list[dict]:
     """Delivered TEAE flags that disagree with the re-derived ones (cross-dataset warning)."""
     if "SRCTEMFL" not in adae:
@@ -96,8 +132,8 @@ def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, fram
 
         gx = run_gx_checkpoint(frames, Path(docs_dir), run_name=run_id)
         found += failures_from_gx(gx)
-    decided = decide(found, policy)
     with connect(settings.db_path) as con:
+        decided = decide(locate_in_source(con, found, frames, lineage), policy)
         record_failures(con, run_id, flow_run_id, decided)
     contract = [f for f in decided if f["action"] == "reject"]
     warnings = [f for f in decided if f["action"] != "reject"]

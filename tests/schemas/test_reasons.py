@@ -65,3 +65,12 @@ def test_the_policy_module_refuses_a_quarantine_without_subject_and_stops_on_the
     assert (no_subject["action"], no_subject["action_taken"]) == ("reject", "delivery rejected")
     assert "no subject id" in no_subject["message"]
     assert (pooled["action"], pooled["action_taken"]) == ("reject", "run stopped")
+
+
+def test_the_readme_explains_every_reason_code_with_its_action():
+    from tests.paths import REPO_ROOT
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z_0-9]+)` \| (reject|quarantine|warn) \|", text, flags=re.M))
+    actions = tomllib.loads(default_policy_file().read_text(encoding="utf-8"))["actions"]
+    assert rows == actions

@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_pipeline.py --studies 6 --patients-per-study 10000   # scale mode
     .venv/bin/python bench/bench_pipeline.py --gx                             # with the GX checkpoint
 
-Runs the plain step functions of `tasks/steps.py` in order (no Prefect: the flow only orders them),
+Runs the stage functions of `repool.tasks` in the flow's order as plain functions (`task.fn`, no Prefect),
 prints seconds per step and peak RSS, then runs ingest + identify again (nothing changed: files are
 skipped by the load log, the version exists). Prints figures; asserts nothing.
 """
@@ -18,8 +18,6 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TIMES: list[tuple[str, float]] = []
 
@@ -43,8 +41,16 @@ def main() -> int:
 
     import pandas as pd
 
+    from repool.schemas.ard import TABLE_IDS
     from repool.settings import Settings
-    from repool.tasks import steps
+    from repool.tasks.analyse import analyse_table, derive_km_curves
+    from repool.tasks.harmonise import harmonise_pool, read_pooled
+    from repool.tasks.ingest import discover, ingest_delivery
+    from repool.tasks.publish import identify_version, publish_results
+    from repool.tasks.runs import finish_run, start_run
+    from repool.tasks.stage import stage_delivery
+    from repool.tasks.validate.delivery import validate_delivery
+    from repool.tasks.validate.pooled import validate_pool
 
     out = args.out or Path(tempfile.mkdtemp(prefix="repool-bench-pipeline-"))
     print(f"data: {out}")
@@ -60,54 +66,56 @@ def main() -> int:
     settings = Settings(data_dir=out)
     t_total = time.perf_counter()
     with timed("start run (schemas)"):
-        run_id = steps.start_run(settings, None)
+        run_id = start_run.fn(settings, None)
     with timed("discover"):
-        candidates = steps.discover(settings)
+        candidates = discover.fn(settings, run_id)
     accepted = []
     for study, paths in sorted(candidates.items()):
         with timed(f"ingest {study}"):
-            r = steps.ingest_delivery(settings, run_id, None, paths[0])
+            r = ingest_delivery.fn(settings, run_id, None, paths[0])
         with timed(f"validate {study}"):
-            r = steps.validate_delivery(settings, run_id, None, r)
+            r = validate_delivery.fn(settings, run_id, None, r)
+        with timed(f"stage {study}"):
+            r = stage_delivery.fn(settings, run_id, None, r)
         if not r.accepted:
             print(f"  !! {study} refused: {r.message}")
             return 1
         accepted.append(r)
     with timed("identify version"):
-        identity = steps.identify_version(settings, steps.compute_lineage(accepted))
+        identity = identify_version.fn(settings, accepted)
     with timed("harmonise (staging + pooled SQL)"):
-        counts = steps.harmonise_pool(settings, accepted)
+        counts = harmonise_pool.fn(settings, accepted)
     with timed("read pooled frames"):
-        frames = steps.read_pooled(settings)
+        frames = read_pooled.fn(settings)
     docs = out / "results" / f".gx-{run_id}" if args.gx else None
     with timed("validate pool" + (" + GX" if args.gx else "")):
-        check = steps.validate_pool(settings, run_id, None, frames, accepted, docs)
+        check = validate_pool.fn(settings, run_id, None, frames, accepted, str(docs) if docs else None)
     if check["contract_failures"]:
         print(f"  !! pooled contract broken: {check['contract_failures'][:3]}")
         return 1
     ards = []
-    for table_id in steps.TABLE_IDS:
+    for table_id in TABLE_IDS:
         with timed(f"analyse {table_id}"):
-            ards.append(steps.analyse_table(table_id, frames))
+            ards.append(analyse_table.fn(table_id, frames, settings.alpha))
     with timed("KM curves"):
-        km = steps.compute_km_curves(frames)
+        km = derive_km_curves.fn(frames, settings.alpha)
     with timed("publish (exports, report, commit)"):
-        steps.publish_results(settings, run_id, None, identity, ards, km, accepted, docs)
+        publish_results.fn(settings, run_id, None, identity, ards, km, accepted, str(docs) if docs else None)
     with timed("finish run"):
-        steps.finish_run(settings, run_id, "published", identity["version"], "bench")
+        finish_run.fn(settings, run_id, "published", identity["version"], "bench", accepted, [], "")
     first_pass = time.perf_counter() - t_total
 
     print("incremental re-run (nothing changed):")
     t_again = time.perf_counter()
-    run2 = steps.start_run(settings, None)
+    run2 = start_run.fn(settings, None)
     again = []
-    for study, paths in sorted(steps.discover(settings).items()):
+    for study, paths in sorted(discover.fn(settings, run2).items()):
         with timed(f"ingest again {study}"):
-            r = steps.ingest_delivery(settings, run2, None, paths[0])
-        again.append(steps.validate_delivery(settings, run2, None, r))
+            r = ingest_delivery.fn(settings, run2, None, paths[0])
+        again.append(stage_delivery.fn(settings, run2, None, validate_delivery.fn(settings, run2, None, r)))
     with timed("identify version again"):
-        same = steps.identify_version(settings, steps.compute_lineage(again))
-    steps.finish_run(settings, run2, "up-to-date", same["version"], "bench")
+        same = identify_version.fn(settings, again)
+    finish_run.fn(settings, run2, "up-to-date", same["version"], "bench", again, [], "")
     second_pass = time.perf_counter() - t_again
 
     from repool.tasks.db import connect

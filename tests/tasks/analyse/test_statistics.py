@@ -1,4 +1,4 @@
-"""Tests of tasks/statistics.py against independent references.
+"""Tests of tasks/analyse/statistics.py against independent references.
 
 Reference 1 — R survival, data `aml` (Miller 1981), values as printed by R (survival 3.x):
 

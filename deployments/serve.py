@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -123,6 +125,8 @@ def serve_repool(settings: Settings, cron: str = "0 6 * * *", watch_interval: in
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as uvicorn binds: a port whose last connections linger in TIME_WAIT is free to listen on again
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -144,7 +148,13 @@ def server_command(port: int) -> list[str]:
 
 
 def start_server(port: int = 4200) -> int:
-    """Run `prefect server start` bound to 127.0.0.1 in the foreground (analytics off) until Ctrl-C."""
+    """Run `prefect server start` bound to 127.0.0.1 in the foreground (analytics off) until Ctrl-C.
+
+    The server never outlives this process: it runs in its own process group, which SIGTERM, SIGINT
+    (Ctrl-C) and SIGHUP of `repool server` stop as a whole (SIGTERM, then SIGKILL after
+    STOP_GRACE_SECONDS; a second signal does not wait), and the kernel sends it SIGTERM should
+    `repool server` itself be killed (PR_SET_PDEATHSIG, `repool.ephemeral.die_with_parent`).
+    """
     if not _port_free(port):
         _say(f"refused: 127.0.0.1:{port} is already in use (a Prefect server already running? "
              f"try http://127.0.0.1:{port}/ in a browser, or pick another --port)")
@@ -157,9 +167,97 @@ def start_server(port: int = 4200) -> int:
     _say(f"starting a Prefect server on 127.0.0.1:{port} (Ctrl-C stops it)")
     _say(f"UI:  http://127.0.0.1:{port}/")
     _say(f"in the shells that run repool:  export PREFECT_API_URL=http://127.0.0.1:{port}/api")
-    proc = subprocess.Popen(server_command(port), env=env)
+    return _supervise(server_command(port), env)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 20.0
+
+
+def _signal_group(pgid: int, sig: int) -> None:
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.wait(timeout=30)
-        return 0
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):  # the group is empty already
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies, which nobody may reap, do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:  # state, ppid, pgrp
+            return True
+    return False
+
+
+def _supervise(command: list[str], env: dict[str, str]) -> int:
+    """Run `command` in its own process group until it ends or this process is asked to stop."""
+    from repool.ephemeral import with_parent_death
+
+    proc: subprocess.Popen | None = None
+    asked: list[float] = []  # when a stop was first asked
+
+    def on_stop(signum, _frame) -> None:
+        if proc is None:  # before the child exists: it is not started (see below)
+            asked.append(time.monotonic())
+            return
+        if asked:  # asked twice: no more patience
+            _say("stopping the Prefect server now")
+            _signal_group(proc.pid, signal.SIGKILL)
+            return
+        asked.append(time.monotonic())
+        _say(f"stopping the Prefect server ({signal.Signals(signum).name})")
+        _signal_group(proc.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in STOP_SIGNALS}
+    try:
+        if asked:
+            return 0
+        # start_new_session: a group of its own (the terminal's Ctrl-C reaches us, we stop the group);
+        # preexec_fn: the kernel stops it should this process be killed outright
+        proc = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=with_parent_death())
+        if asked:  # a signal came while starting it
+            _signal_group(proc.pid, signal.SIGTERM)
+        while True:
+            try:
+                rc = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if asked and time.monotonic() - asked[0] > STOP_GRACE_SECONDS:
+                    _say(f"the Prefect server did not stop within {STOP_GRACE_SECONDS:.0f} s; killing it")
+                    _signal_group(proc.pid, signal.SIGKILL)
+                    asked[0] = float("inf")  # once
+        return 0 if asked else rc
+    finally:
+        if proc is not None:
+            _reap_group(proc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _reap_group(proc: subprocess.Popen) -> None:
+    """No process of the server's group is left when `repool server` returns (or raises)."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if not _group_alive(proc.pid):
+        return
+    _signal_group(proc.pid, signal.SIGTERM)  # children the server left behind
+    deadline = time.monotonic() + 5
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _signal_group(proc.pid, signal.SIGKILL)

@@ -80,7 +80,13 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. A database held by a running `repool run` past the readers' wait (exit 3) or
+    not there yet (exit 1) is said in one `repool: ...` line on stderr, never as a traceback."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     module_name, func_name = args.handler.split(":")
@@ -90,6 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `repool show | head`: the reader went away; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        db = sys.modules.get("repool.tasks.db")  # not imported: not one of its errors
+        if db is not None and isinstance(exc, db.DatabaseBusy):
+            print(f"repool: {_one_line(exc)}", file=sys.stderr)
+            return 3
+        if db is not None and isinstance(exc, db.DatabaseMissing):
+            print(f"repool: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        raise
     return int(rc or 0)
 
 

@@ -4,10 +4,16 @@ Prefect's own ephemeral server is a child process that survives a SIGKILL of its
 (without PREFECT_API_URL) starts the same uvicorn app itself, with the kernel told to stop it when
 the parent dies (PR_SET_PDEATHSIG), waits for it as long as a loaded machine needs, and stops it on
 the way out. A start that still fails is said in one line.
+
+`die_with_parent` is the one place that asks the kernel for this; `repool server` uses it too
+(deployments/serve.py). The kernel sends the signal when the *thread* that started the child ends:
+start such children from the main thread (both callers do). tests/e2e/test_processes.py SIGKILLs
+`repool run` and `repool server` and checks that nothing they started is left.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import ctypes
 import os
@@ -28,11 +34,23 @@ class ServerStartError(RuntimeError):
     """The private Prefect API did not answer in time."""
 
 
-def die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """preexec_fn: runs in the child between fork and exec; the child gets SIGTERM when its parent dies.
+
+    With `parent_pid` (the parent's `os.getpid()`, bound before the fork: `with_parent_death()`), a
+    parent that died before the request took effect is noticed too, and the child ends at once.
+    """
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the atexit stop below still applies
-        pass
+    except (OSError, AttributeError):  # not Linux: the caller's own stop on the way out still applies
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent is already gone
+        os._exit(128 + signal.SIGTERM)
+
+
+def with_parent_death() -> "functools.partial[None]":
+    """`die_with_parent` bound to this process: pass it as `preexec_fn` to Popen."""
+    return functools.partial(die_with_parent, os.getpid())
 
 
 def _free_port() -> int:
@@ -67,7 +85,7 @@ def private_api(timeout: float | None = None, log: Path | None = None) -> Iterat
     env.pop("PREFECT_API_URL", None)
     out = open(log, "ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(server_command(port), env=env, stdout=out, stderr=subprocess.STDOUT,
-                            preexec_fn=die_with_parent, start_new_session=False)
+                            preexec_fn=with_parent_death(), start_new_session=False)
     try:
         deadline = time.monotonic() + timeout
         while not _healthy(url):

@@ -7,7 +7,10 @@ studies' intermediate models, and plain `{{ name }}` variables (study, days_per_
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -60,21 +63,75 @@ class DatabaseBusy(RuntimeError):
     """Another process holds the DuckDB file (DuckDB allows one writer and no readers beside it)."""
 
 
-def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the run's database; a lock held by another process becomes a clear DatabaseBusy."""
+class DatabaseMissing(FileNotFoundError):
+    """A reader asked for a database that does not exist yet."""
+
+
+READ_WAIT_ENV = "REPOOL_READ_WAIT_SECONDS"
+DEFAULT_READ_WAIT = 120.0
+READ_RETRY_SECONDS = 0.5
+
+
+def _is_lock_error(exc: duckdb.IOException) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _read_wait_seconds() -> float:
+    raw = os.environ.get(READ_WAIT_ENV, "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_READ_WAIT
+    except ValueError:
+        return DEFAULT_READ_WAIT
+
+
+def _holder(exc: Exception) -> str:
+    m = re.search(r"\(PID (\d+)\)", str(exc))
+    return f" (PID {m.group(1)})" if m else ""
+
+
+def connect(db_path: Path, read_only: bool = False, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the run's database; a lock held by another process becomes a clear DatabaseBusy.
+
+    A writer (`read_only=False`) fails at once: a second `repool run` is refused, never queued.
+    A reader waits for the writer (a running `repool run` holds the file for its whole run): it says
+    so once on stderr, retries every 0.5 s, and gives up after `wait` seconds (default
+    REPOOL_READ_WAIT_SECONDS, else 120) with DatabaseBusy.
+    """
     db_path = Path(db_path)
     if read_only and not db_path.exists():
-        raise FileNotFoundError(f"no repool database at {db_path}; run `repool run` first")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+        raise DatabaseMissing(f"no repool database at {db_path}; run `repool run` first")
+    if not read_only:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return duckdb.connect(str(db_path), read_only=read_only)
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
+        if not _is_lock_error(exc):
+            raise
+        if not read_only:
             raise DatabaseBusy(
                 f"{db_path} is in use by another process (another repool run?): {exc}. "
                 "Wait for it to finish and try again."
             ) from exc
-        raise
+        first = exc
+    wait = _read_wait_seconds() if wait is None else max(0.0, wait)
+
+    def busy(held: str) -> DatabaseBusy:
+        return DatabaseBusy(f"{db_path} is {held} (a running repool run?); "
+                            f"try again when it has finished, or set {READ_WAIT_ENV}")
+
+    if wait <= 0:
+        raise busy(f"held by another process{_holder(first)}") from first
+    print(f"repool: waiting for the running repool run to release {db_path} …", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + wait
+    while True:
+        time.sleep(max(0.0, min(READ_RETRY_SECONDS, deadline - time.monotonic())))
+        try:
+            return duckdb.connect(str(db_path), read_only=True)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise busy(f"still held by another process{_holder(exc)} after {wait:g} s") from first
 
 
 def create_schemas(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from repool import OFFLINE_ENV
+from repool.ephemeral import with_parent_death  # a killed pytest takes its servers along
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 120
@@ -89,7 +90,7 @@ class PrefectServer:
         """Start a background process against this server (stopped before the server at teardown)."""
         log = open(self.home / log_name, "wb")
         proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=with_parent_death())
         self.children.append(proc)
         return proc
 
@@ -114,7 +115,7 @@ class PrefectServer:
                "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=self.home, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=with_parent_death())
         import httpx
 
         deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -11,6 +11,7 @@ The frames validated here are indexed by the 1-based source row number, so a fai
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable
 
 import pandas as pd
@@ -273,20 +274,49 @@ def _wrong_type_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
 def _date_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
     def date_de(s):
         parsed = pd.to_datetime(_as_text(s), format="%d.%m.%Y", errors="coerce")
-        return is_nullish(s) | parsed.notna()
+        return is_nullish(s) | parsed.notna() | beyond_pandas(kind, s)
 
     def iso_date(s):
         parsed = pd.to_datetime(_as_text(s), format="%Y-%m-%d", errors="coerce")
-        return is_nullish(s) | (parsed.notna() & _as_text(s).str.len().eq(10).fillna(False))
+        return is_nullish(s) | (parsed.notna() & _as_text(s).str.len().eq(10).fillna(False)) | beyond_pandas(kind, s)
 
     def partial_date(s):
         text = _as_text(s)
         full = pd.to_datetime(text.where(text.str.len() == 10), format="%Y-%m-%d", errors="coerce").notna()
         month = pd.to_datetime(text.where(text.str.len() == 7), format="%Y-%m", errors="coerce").notna()
         year = pd.to_datetime(text.where(text.str.len() == 4), format="%Y", errors="coerce").notna()
-        return is_nullish(s) | full | month | year
+        return is_nullish(s) | full | month | year | beyond_pandas(kind, s)
 
     return {"date_de": date_de, "iso_date": iso_date, "partial_date": partial_date}.get(kind)
+
+
+TEXT_DATE_FORMATS = {"date_de": (("%d.%m.%Y", None),), "iso_date": (("%Y-%m-%d", 10),),
+                     "partial_date": (("%Y-%m-%d", 10), ("%Y-%m", 7), ("%Y", 4))}
+PANDAS_YEARS = (1678, 2261)  # whole years a pandas timestamp can hold
+
+
+def beyond_pandas(kind: str, s: pd.Series) -> pd.Series:
+    """True where a text date is a real calendar date in a year pandas cannot hold (31.12.9999, 0210-05-01
+    typed for 2010): such a date parses, it is implausible (`_plausible_check`), not unparseable."""
+    out = pd.Series(False, index=s.index)
+    if kind not in TEXT_DATE_FORMATS:
+        return out
+
+    def far(value: str) -> bool:
+        for fmt, length in TEXT_DATE_FORMATS[kind]:
+            if length is None or len(value) == length:
+                try:
+                    year = datetime.strptime(value, fmt).year
+                except ValueError:
+                    continue
+                return not PANDAS_YEARS[0] <= year <= PANDAS_YEARS[1]
+        return False
+
+    text = _as_text(s)
+    todo = text[text.notna()]
+    if len(todo):
+        out.loc[todo.index] = [far(v) for v in todo]
+    return out
 
 
 DATE_KINDS = ("date_de", "sas_date", "iso_date", "partial_date")
@@ -319,7 +349,7 @@ def _plausible_check(kind: str) -> Callable[[pd.Series], pd.Series]:
             days = _numeric_or_nan(s)
             return days.isna() | days.between((PLAUSIBLE_FROM - SAS_EPOCH).days, (PLAUSIBLE_TO - SAS_EPOCH).days)
         parsed = parse_dates(kind, s)
-        return parsed.isna() | parsed.between(PLAUSIBLE_FROM, PLAUSIBLE_TO)
+        return (parsed.isna() & ~beyond_pandas(kind, s)) | parsed.between(PLAUSIBLE_FROM, PLAUSIBLE_TO)
 
     return check
 

@@ -406,6 +406,39 @@ def _load_xpt(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
 LOADERS = {"csv-legacy": _load_csv, "xpt-adam": _load_xpt, "parquet-adam": _load_parquet}
 
 
+class ColumnNamedTwice(ValueError):
+    """A file naming one column twice: which copy holds the values would be a guess."""
+
+    def __init__(self, column: str):
+        self.column = column
+        super().__init__(f"names column {column} twice (which copy holds the values would be a guess)")
+
+
+def column_names(fmt: str, path: Path) -> list[str]:
+    """The column names as the file itself writes them: the readers rename a repeated name (DuckDB
+    `AGE_1`, pyreadstat `AGE_duplicated1`) and would read the first copy."""
+    if fmt == "csv-legacy":
+        with open(path, "rb") as fh:
+            return fh.readline().decode("latin-1").rstrip("\r\n").split(";")
+    if fmt == "parquet-adam":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(path).names
+    import pyreadstat
+
+    _df, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    # NAME_duplicated<N> is pyreadstat's rename of a repeated name (longer than a transport v5 name can be)
+    return [re.sub(r"_duplicated\d+$", "", n) for n in meta.column_names]
+
+
+def assert_unique_columns(fmt: str, path: Path) -> None:
+    seen: set[str] = set()
+    for name in column_names(fmt, path):
+        if name in seen:
+            raise ColumnNamedTwice(name)
+        seen.add(name)
+
+
 def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: str) -> tuple[dict[str, str], list[dict]]:
     """Load every file of a verified delivery into `raw_<study>`; returns (file -> raw table, warnings).
 
@@ -426,13 +459,18 @@ def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: st
         if delivery.format == "csv-legacy":
             warnings += assert_csv_header(delivery, file)
         loaded_before = _already_loaded(con, study, did, file, meta["sha256"], table)
-        if not loaded_before:
-            try:
+        try:
+            assert_unique_columns(delivery.format, path)
+            if not loaded_before:
                 LOADERS[delivery.format](con, table, path)
-            except Exception as exc:  # the reader's own message names the line/byte where it can
-                raise DeliveryRejected(study, did, [failure(
-                    study, did, "unreadable_file", f"{file} cannot be read as {delivery.format}: {exc}".splitlines()[0],
-                    file=file, sha256=meta["sha256"])]) from exc
+        except ColumnNamedTwice as exc:
+            raise DeliveryRejected(study, did, [failure(
+                study, did, "unreadable_file", f"{file} {exc}", file=file, sha256=meta["sha256"], column=exc.column)]
+            ) from exc
+        except Exception as exc:  # the reader's own message names the line/byte where it can
+            raise DeliveryRejected(study, did, [failure(
+                study, did, "unreadable_file", f"{file} cannot be read as {delivery.format}: {exc}".splitlines()[0],
+                file=file, sha256=meta["sha256"])]) from exc
         rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         if not loaded_before:
             con.execute(

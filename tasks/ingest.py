@@ -176,7 +176,8 @@ def discover_deliveries(deliveries_dir: Path, registry: dict[str, Study], pinned
                         ) -> tuple[dict[str, list[Path]], list[dict]]:
     """(registered study -> its delivery folders, newest first, or only the pinned one; audit records
     of everything else under deliveries/: unregistered study folders, entries that are no delivery,
-    links leaving the data root). Nothing is skipped without a record."""
+    a study folder linking outside the data root). Nothing is skipped without a record. A delivery
+    folder linking outside the data root is a candidate: verify_manifest refuses it unread."""
     deliveries_dir = Path(deliveries_dir)
     if not deliveries_dir.is_dir():
         raise FileNotFoundError(f"no deliveries folder at {deliveries_dir}")
@@ -207,7 +208,9 @@ def discover_deliveries(deliveries_dir: Path, registry: dict[str, Study], pinned
                 note("unexpected_entry", entry.name, None, cut, "not a delivery folder named by a calendar date "
                      "YYYY-MM-DD (not read)")
             elif cut.is_symlink() and not _inside(cut, deliveries_dir):
-                note("path_unsafe", entry.name, cut.name, cut, "a delivery folder linking outside the data root (not read)")
+                # a candidate like any delivery: verify_manifest refuses it (path_unsafe) before reading anything,
+                # so the refusal is reported, and fallen back from, as every refused delivery is
+                cuts.append(cut)
             elif not cut.is_dir():
                 note("unexpected_entry", entry.name, cut.name, cut, "a delivery must be a folder (not read)")
             else:

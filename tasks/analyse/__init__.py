@@ -1,4 +1,4 @@
-"""Stage 5, analyse: the pure statistics and the four tables (pooled frames in, ARD rows out).
+"""Stage 5, analyse: the pure statistics and the analysis tables (pooled frames in, ARD rows out).
 
 `statistics.py` holds the methods, `table<N>_*.py` one table each, `ard.py` the row shape. The
 tables know neither Prefect nor DuckDB; the two tasks below are their only Prefect face.
@@ -14,6 +14,7 @@ from repool.tasks.analyse.table1_baseline import compute_table1
 from repool.tasks.analyse.table2_survival import compute_km_curves, compute_table2
 from repool.tasks.analyse.table3_response import compute_table3
 from repool.tasks.analyse.table4_adverse_events import compute_table4
+from repool.tasks.analyse.table5_studies import compute_studies
 
 # table id -> (function, pooled datasets it reads, whether it takes alpha)
 TABLES = {
@@ -21,6 +22,7 @@ TABLES = {
     "table2": (compute_table2, ("adsl", "adtte"), True),
     "table3": (compute_table3, ("adsl", "adrs"), True),
     "table4": (compute_table4, ("adsl", "adae"), False),
+    "studies": (compute_studies, ("adsl", "adtte", "adrs"), True),
 }
 assert tuple(TABLES) == TABLE_IDS
 

@@ -8,9 +8,14 @@ Kaplan–Meier
     `compute_km_median_ci` (Brookmeyer–Crowley, log-log, SAS PROC LIFETEST default);
     `compute_km_pointwise_ci` (log-log pointwise band, for the figures).
 Comparisons
-    `compute_cox_hr` (Cox PH, Efron ties, Wald CI and p), `compute_logrank_p`.
+    `compute_cox_hr` (Cox PH, Efron ties, Wald CI and p), `compute_logrank_p`;
+    `compute_cox_fit` (the same model, optionally stratified, with log HR and its SE).
 Proportions
-    `compute_proportion_ci` (Clopper–Pearson, percent), `compute_odds_ratio` (2x2, Wald).
+    `compute_proportion_ci` (Clopper–Pearson, percent), `compute_odds_ratio` (2x2, Wald),
+    `compute_log_odds_ratio` (its log and SE).
+Meta-analysis
+    `compute_meta_analysis` (inverse-variance fixed effect and DerSimonian–Laird random effects,
+    statsmodels `combine_effects`, with tau² truncated at 0 as metafor does).
 Input checks shared by the tables
     `require_columns`, `require_levels`, `check_adsl`.
 
@@ -287,6 +292,72 @@ def compute_logrank_p(time, event, group) -> float | None:
     return _finite_or_none(res.p_value)
 
 
+class CoxFit(NamedTuple):
+    log_hr: float | None
+    se: float | None
+    hr: float | None
+    hr_lcl: float | None
+    hr_ucl: float | None
+    p_value: float | None
+
+
+_NO_COX_FIT = CoxFit(None, None, None, None, None, None)
+
+
+def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05) -> CoxFit:
+    """The Cox model of `compute_cox_hr` (x = 1 vs 0, Efron ties, Wald CI and p), optionally
+    stratified, also giving the log HR (coef) and its SE (the inputs of a meta-analysis).
+
+    `strata`: None, or one label per subject (e.g. the study): lifelines
+    `CoxPHFitter(strata=[...])`, a baseline hazard per stratum and one common HR (R's
+    `coxph(Surv(time, event) ~ x + strata(s), ties = "efron")`). Unstratified, the numbers are
+    those of `compute_cox_hr` (the same fit; tests check equality).
+
+    All None under the rules of `compute_cox_hr` (an empty group, no events in a group, a
+    failed, non-converging or non-finite fit) and, stratified, when no stratum holds both
+    groups (the HR has no information then).
+    """
+    t, e = _as_time_event(time, event)
+    xv = np.asarray(x, dtype=float)
+    if xv.shape != t.shape or (xv.size and not np.isin(xv, [0, 1]).all()):
+        raise ValueError("x must be 0/1 and as long as time")
+    df = pd.DataFrame({"time": t, "event": e, "x": xv})
+    if strata is not None:
+        sv = np.asarray(strata, dtype=object)
+        if sv.shape != t.shape or pd.isna(sv).any():
+            raise ValueError("strata must be non-missing and as long as time")
+        df["stratum"] = sv.astype(str)
+        if not (df.groupby("stratum")["x"].nunique() == 2).any():
+            return _NO_COX_FIT
+    if (xv == 1).sum() == 0 or (xv == 0).sum() == 0:
+        return _NO_COX_FIT
+    if e[xv == 1].sum() == 0 or e[xv == 0].sum() == 0:
+        return _NO_COX_FIT
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cph = CoxPHFitter(alpha=alpha, strata=None if strata is None else ["stratum"])
+            cph.fit(df, duration_col="time", event_col="event")
+    except (ConvergenceError, np.linalg.LinAlgError, ValueError):
+        return _NO_COX_FIT
+    if any(m in str(w.message) for w in caught for m in _NO_CONVERGENCE):
+        return _NO_COX_FIT
+    s = cph.summary.loc["x"]
+    pct = f"{100 * (1 - alpha):.0f}%"
+    out = CoxFit(
+        _finite_or_none(s["coef"]),
+        _finite_or_none(s["se(coef)"]),
+        _finite_or_none(s["exp(coef)"]),
+        _finite_or_none(s[f"exp(coef) lower {pct}"]),
+        _finite_or_none(s[f"exp(coef) upper {pct}"]),
+        _finite_or_none(s["p"]),
+    )
+    return out if None not in out else _NO_COX_FIT
+
+
 # --------------------------------------------------------------------------- proportions
 def compute_proportion_ci(k: int, n: int, alpha: float = 0.05) -> tuple[float | None, float | None]:
     """Clopper–Pearson exact CI of k/n in percent (0–100); n = 0 -> (None, None).
@@ -333,6 +404,92 @@ def compute_odds_ratio(a: int, b: int, c: int, d: int, alpha: float = 0.05) -> O
     z = stats.norm.ppf(1 - alpha / 2)
     p = 2 * stats.norm.sf(abs(log_or) / se)
     return OddsRatio(math.exp(log_or), math.exp(log_or - z * se), math.exp(log_or + z * se), float(p))
+
+
+class LogEffect(NamedTuple):
+    estimate: float | None
+    se: float | None
+
+
+def compute_log_odds_ratio(a: int, b: int, c: int, d: int) -> LogEffect:
+    """log OR and its Wald SE of the 2×2 table of `compute_odds_ratio` (same cells, same order):
+    log((a·d)/(b·c)), sqrt(1/a + 1/b + 1/c + 1/d). A zero cell: (None, None), no continuity
+    correction (metafor's `escalc` would add 1/2 to every cell of such a table)."""
+    cells = [int(v) for v in (a, b, c, d)]
+    if min(cells) < 0:
+        raise ValueError(f"negative cell count: {cells}")
+    if min(cells) == 0:
+        return LogEffect(None, None)
+    a, b, c, d = cells
+    return LogEffect(math.log(a * d / (b * c)), math.sqrt(1 / a + 1 / b + 1 / c + 1 / d))
+
+
+# --------------------------------------------------------------------------- meta-analysis
+class MetaAnalysis(NamedTuple):
+    k: int
+    fixed: float | None
+    fixed_lcl: float | None
+    fixed_ucl: float | None
+    fixed_p: float | None
+    random: float | None
+    random_lcl: float | None
+    random_ucl: float | None
+    random_p: float | None
+    q: float | None
+    q_p: float | None
+    i2: float | None
+    tau2: float | None
+
+
+def compute_meta_analysis(estimates, std_errors, alpha: float = 0.05) -> MetaAnalysis:
+    """Two-stage meta-analysis of per-study estimates (e.g. log HRs) with their SEs.
+
+    statsmodels `combine_effects(estimates, se², method_re="dl", use_t=False)`: fixed effect =
+    inverse-variance weighted mean; random effects = DerSimonian–Laird; normal (z) CIs at level
+    1 - alpha and two-sided z-test p-values (est / SE); Cochran's Q with its chi² (k − 1) p;
+    I² in percent (0–100); tau². All on the scale of the input (exponentiate for HR / OR).
+
+    Where statsmodels differs from metafor `rma(method = "DL")` (and from DerSimonian & Laird,
+    1986), metafor wins: when Q < k − 1 statsmodels 0.15 returns a negative tau² (and I² < 0) and
+    weighs the studies with it; here tau² and I² are truncated at 0 and the random-effects
+    estimate is then the fixed-effect one (tau² = 0 gives the fixed-effect weights), as in metafor.
+
+    None entries (studies whose effect is not estimable) are left out; `k` counts the studies
+    combined. Fewer than two: every statistic None (nothing to pool, no heterogeneity).
+    """
+    est = np.array([np.nan if v is None else float(v) for v in estimates], dtype=float)
+    se = np.array([np.nan if v is None else float(v) for v in std_errors], dtype=float)
+    if est.shape != se.shape or est.ndim != 1:
+        raise ValueError("estimates and std_errors must be 1-d and of equal length")
+    keep = np.isfinite(est) & np.isfinite(se)
+    if (se[keep] <= 0).any():
+        raise ValueError("standard errors must be > 0")
+    est, se = est[keep], se[keep]
+    k = int(est.size)
+    if k < 2:
+        return MetaAnalysis(k, *([None] * 12))
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = combine_effects(est, se**2, method_re="dl", use_t=False, alpha=alpha)
+        ci_fe, ci_re, _, _ = res.conf_int(alpha=alpha, use_t=False)
+    fixed, sd_fixed = float(res.mean_effect_fe), float(res.sd_eff_w_fe)
+    tau2 = float(res.tau2)
+    if tau2 > 0:
+        random, sd_random, ci_re = float(res.mean_effect_re), float(res.sd_eff_w_re), ci_re
+    else:  # DL truncated at 0: random effects = fixed effect
+        tau2, random, sd_random, ci_re = 0.0, fixed, sd_fixed, ci_fe
+    i2 = float(res.i2) if np.isfinite(res.i2) else 0.0
+    homogeneity = res.test_homogeneity()
+    return MetaAnalysis(
+        k,
+        _finite_or_none(fixed), _finite_or_none(ci_fe[0]), _finite_or_none(ci_fe[1]),
+        _finite_or_none(2 * stats.norm.sf(abs(fixed) / sd_fixed)),
+        _finite_or_none(random), _finite_or_none(ci_re[0]), _finite_or_none(ci_re[1]),
+        _finite_or_none(2 * stats.norm.sf(abs(random) / sd_random)),
+        _finite_or_none(res.q), _finite_or_none(homogeneity.pvalue),
+        100 * max(0.0, i2), tau2,
+    )
 
 
 def check_adsl(adsl: pd.DataFrame, columns: Iterable[str]) -> None:

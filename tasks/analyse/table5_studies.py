@@ -1,0 +1,134 @@
+"""Table 5 (`studies`) — results by study, the stratified HR and the two-stage meta-analysis
+(results.md "Study-level results").
+
+Per study (group1 = STUDYID, group1_level = the study; studies in sorted order), for all its
+patients (group2 NULL) and per salvage group (group2 = SALVGRP, group2_level = the group):
+- `PATIENTS`: `n` (ADSL subjects);
+- `REMISSION`: `n`, `N`, `pct`, `ci_lower`, `ci_upper` (CR/CRh/CRi from the ADRS BOR rows as in
+  table3; N = the subjects; Clopper–Pearson, percent);
+- `OS`: `n`, `events`, `median`, `median_lcl`, `median_ucl` (KM, Brookmeyer–Crowley, as table2).
+Per study, group2_level `Second or later salvage` (reference first salvage):
+- `OS`: `hr`, `hr_lcl`, `hr_ucl`, `p_value` (Cox within the study, Efron, Wald; as table2);
+- `REMISSION`: `or`, `or_lcl`, `or_ucl`, `p_value` (unadjusted 2×2, Wald; as table3).
+  NULL (NE) where not estimable: a group without patients or events, a zero cell.
+Across studies (group1 = SALVGRP, group1_level `Second or later salvage`):
+- `OS_STRATIFIED`: `hr`, `hr_lcl`, `hr_ucl`, `p_value` (Cox stratified by study, Efron, Wald);
+- `OS_META` (per-study log HRs) and `REMISSION_META` (per-study log ORs), two-stage
+  meta-analysis: variable_level `FIXED` (inverse variance) and `RANDOM` (DerSimonian–Laird)
+  with `hr`/`or`, `_lcl`, `_ucl`, `p_value`; variable_level NULL with `k` (studies combined:
+  those with an estimable effect), `q`, `q_p`, `i2` (percent), `tau2`. NULL when k < 2.
+
+Every interval at level 1 - alpha. Only rows of ADSL subjects count; a subject's study and
+salvage group come from ADSL.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from repool.schemas.pooled import BOR_LEVELS, SALVAGE_LEVELS
+from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.statistics import (
+    compute_cox_fit,
+    compute_km,
+    compute_km_median,
+    compute_km_median_ci,
+    compute_log_odds_ratio,
+    compute_meta_analysis,
+    compute_odds_ratio,
+    compute_proportion_ci,
+    require_columns,
+)
+# the same remission and survival rows as tables 2 and 3 (one definition each)
+from repool.tasks.analyse.table2_survival import _survival_data
+from repool.tasks.analyse.table3_response import REMISSION, _param
+
+TABLE_ID = "studies"
+STUDY = "STUDYID"
+FIXED, RANDOM = "FIXED", "RANDOM"
+HETEROGENEITY = ("k", "q", "q_p", "i2", "tau2")
+_FIRST, _LATER = SALVAGE_LEVELS
+
+
+def _exp(x: float | None) -> float | None:
+    return None if x is None else math.exp(x)
+
+
+def _study_rows(study: str, group: str | None, subjects: pd.DataFrame, os_rows: pd.DataFrame,
+                alpha: float) -> list[dict]:
+    key = {"group1": STUDY, "group1_level": study}
+    if group is not None:
+        key |= {"group2": SALVGRP, "group2_level": group}
+    N, n_rem = len(subjects), int(subjects["remission"].sum())
+    lo, hi = compute_proportion_ci(n_rem, N, alpha=alpha)
+    km = compute_km(os_rows["time"], os_rows["event"])
+    m_lcl, m_ucl = compute_km_median_ci(km, alpha=alpha)
+    rows = [ard_row(TABLE_ID, "PATIENTS", "n", N, **key)]
+    rows += [ard_row(TABLE_ID, "REMISSION", name, v, **key) for name, v in (
+        ("n", n_rem), ("N", N), ("pct", 100 * n_rem / N if N else None), ("ci_lower", lo), ("ci_upper", hi))]
+    rows += [ard_row(TABLE_ID, "OS", name, v, **key) for name, v in (
+        ("n", len(os_rows)), ("events", int(os_rows["event"].sum())), ("median", compute_km_median(km)),
+        ("median_lcl", m_lcl), ("median_ucl", m_ucl))]
+    return rows
+
+
+def _meta_rows(variable: str, ratio: str, effects: list[tuple], alpha: float) -> list[dict]:
+    """Meta-analysis rows of per-study (log ratio, SE) pairs; ratios exponentiated back."""
+    meta = compute_meta_analysis([e for e, _ in effects], [se for _, se in effects], alpha=alpha)
+    key = {"group1": SALVGRP, "group1_level": _LATER}
+    rows = []
+    for level, (est, lcl, ucl, p) in ((FIXED, meta[1:5]), (RANDOM, meta[5:9])):
+        rows += [ard_row(TABLE_ID, variable, name, v, variable_level=level, **key) for name, v in (
+            (ratio, _exp(est)), (f"{ratio}_lcl", _exp(lcl)), (f"{ratio}_ucl", _exp(ucl)), ("p_value", p))]
+    rows += [ard_row(TABLE_ID, variable, name, getattr(meta, name), **key) for name in HETEROGENEITY]
+    return rows
+
+
+def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """ADSL + ADTTE + ADRS -> the `studies` ARD frame; intervals at confidence level 1 - alpha."""
+    require_columns(adsl, [STUDY], "adsl")
+    if adsl[STUDY].isna().any():
+        raise ValueError("adsl: column 'STUDYID' has missing values")
+    tte = _survival_data(adsl, adtte)  # checks ADSL (USUBJID, SALVGRP) and ADTTE
+    require_columns(adrs, ["USUBJID", "PARAMCD", "AVALC"], "adrs")
+    study_of = adsl.set_index("USUBJID")[STUDY].astype(str)
+    subjects = pd.DataFrame({
+        "study": adsl[STUDY].astype(str).to_numpy(),
+        "group": adsl["SALVGRP"].to_numpy(),
+        "remission": adsl["USUBJID"].map(_param(adrs, adsl, "BOR", BOR_LEVELS)).isin(REMISSION).to_numpy(),
+    })
+    os_all = tte[tte["PARAMCD"] == "OS"].assign(study=lambda d: d["USUBJID"].map(study_of).to_numpy())
+    studies = sorted(subjects["study"].unique())
+
+    rows, log_hr, log_or = [], [], []  # per study (estimate, SE), None where not estimable
+    for study in studies:
+        subj, os_study = subjects[subjects["study"] == study], os_all[os_all["study"] == study]
+        rows += _study_rows(study, None, subj, os_study, alpha)
+        for group in SALVAGE_LEVELS:
+            rows += _study_rows(study, group, subj[subj["group"] == group], os_study[os_study["SALVGRP"] == group],
+                                alpha)
+        key = {"group1": STUDY, "group1_level": study, "group2": SALVGRP, "group2_level": _LATER}
+        cox = compute_cox_fit(os_study["time"], os_study["event"], (os_study["SALVGRP"] == _LATER).astype(int),
+                              alpha=alpha)
+        rows += [ard_row(TABLE_ID, "OS", name, getattr(cox, name), **key)
+                 for name in ("hr", "hr_lcl", "hr_ucl", "p_value")]
+        log_hr.append((cox.log_hr, cox.se))
+        cells = []
+        for group in (_LATER, _FIRST):
+            g = subj["group"] == group
+            n_rem = int((g & subj["remission"]).sum())
+            cells += [n_rem, int(g.sum()) - n_rem]
+        odds = compute_odds_ratio(*cells, alpha=alpha)
+        rows += [ard_row(TABLE_ID, "REMISSION", name, v, **key)
+                 for name, v in zip(("or", "or_lcl", "or_ucl", "p_value"), odds)]
+        log_or.append(tuple(compute_log_odds_ratio(*cells)))
+
+    strat = compute_cox_fit(os_all["time"], os_all["event"], (os_all["SALVGRP"] == _LATER).astype(int),
+                            strata=os_all["study"], alpha=alpha)
+    rows += [ard_row(TABLE_ID, "OS_STRATIFIED", name, getattr(strat, name), group1=SALVGRP, group1_level=_LATER)
+             for name in ("hr", "hr_lcl", "hr_ucl", "p_value")]
+    rows += _meta_rows("OS_META", "hr", log_hr, alpha)
+    rows += _meta_rows("REMISSION_META", "or", log_or, alpha)
+    return create_ard_frame(rows)

@@ -24,6 +24,7 @@ TABLE_TITLES = {
     "table2": "Table 2. Overall and relapse-free survival (months)",
     "table3": "Table 3. Response, MRD, transplant and other treatment",
     "table4": "Table 4. Treatment-emergent adverse events",
+    "studies": "Table 5. Results by study",
 }
 # "{ci}" stands for the version's confidence level ("95%" at alpha = 0.05): see `format_level`.
 TABLE_NOTES = {
@@ -33,6 +34,13 @@ TABLE_NOTES = {
     "table3": "n (%) [{ci} exact Clopper–Pearson CI]; MRD response as n/N of patients in remission. "
               "Odds ratio: unadjusted 2×2, Wald {ci} CI and p.",
     "table4": "n (%) of the salvage group's N; — = not applicable.",
+    "studies": "Per study: patients (first / second or later salvage); CR/CRh/CRi n (%) [{ci} exact "
+               "Clopper–Pearson CI]; Kaplan–Meier median OS ({ci} CI, Brookmeyer–Crowley, log-log); OS hazard "
+               "ratio (Cox model within the study) and odds ratio of remission (unadjusted 2×2), second or later "
+               "vs first salvage (reference), Wald {ci} CI and p. All studies: Cox model stratified by study; "
+               "two-stage meta-analysis of the studies' log HRs / log ORs, fixed effect (inverse variance) and random "
+               "effects (DerSimonian–Laird), {ci} CI; k = studies combined (a study whose ratio is not "
+               "estimable is left out); I² in %. NE = not estimable.",
 }
 DEFAULT_LEVEL = 0.95
 
@@ -286,8 +294,9 @@ _GROUP_COLUMN_ROWS = {"table1": TABLE1_ROWS, "table2": TABLE2_ROWS, "table3": TA
 
 
 def normalize_table_id(table_id: str | int) -> str:
-    """'table2' from 2, '2' or 'table2'."""
+    """'table2' from 2, '2' or 'table2'; 'studies' from 5, '5', 'table5' or 'studies'."""
     tid = f"table{table_id}" if str(table_id).isdigit() else str(table_id)
+    tid = STUDIES_TABLE if tid == "table5" else tid
     if tid not in TABLE_IDS:
         raise ValueError(f"unknown table {table_id!r}; expected one of {TABLE_IDS}")
     return tid
@@ -313,15 +322,88 @@ def _table4_frame(stats: ArdStats) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+# ---------------------------------------------------------------- table 5: results by study
+
+STUDIES_TABLE = "studies"
+STUDY_STUB = "Study"
+STUDY_GROUP = "STUDYID"  # group1 of the per-study rows
+STUDIES_COLUMNS = ("Patients (first / later)", "CR/CRh/CRi, n (%) [{ci} CI]", "Median OS, months ({ci} CI)",
+                   "OS hazard ratio ({ci} CI)", "OS HR p-value", "Odds ratio, CR/CRh/CRi ({ci} CI)", "OR p-value")
+POOLED_ROWS = (  # label, (variable, variable_level) of the OS and remission ratios, or None
+    ("All studies, Cox model stratified by study", ("OS_STRATIFIED", None), None),
+    ("All studies, meta-analysis: fixed effect", ("OS_META", "FIXED"), ("REMISSION_META", "FIXED")),
+    ("All studies, meta-analysis: random effects (DL)", ("OS_META", "RANDOM"), ("REMISSION_META", "RANDOM")),
+)
+HETEROGENEITY_LABEL = "Heterogeneity: k; Q (p); I²; τ²"
+
+
+def study_levels(ard: pd.DataFrame) -> list[str]:
+    """The studies with rows in the `studies` table, sorted."""
+    rows = ard[(ard["table_id"] == STUDIES_TABLE) & (ard["group1"] == STUDY_GROUP)]
+    return sorted({str(v) for v in rows["group1_level"] if not _is_missing_label(v)})
+
+
+def has_table(ard: pd.DataFrame, table_id: str) -> bool:
+    """Whether the ARD holds any row of the table (versions before table 5 have none)."""
+    return bool((ard["table_id"] == table_id).any())
+
+
+def _study_cells(s: ArdStats, study: str) -> list[str]:
+    def get(variable: str, stat_name: str, group2: str | None = None):
+        return s.get(STUDIES_TABLE, variable, stat_name, study, None, group2)
+
+    n, first, later = get("PATIENTS", "n"), get("PATIENTS", "n", FIRST), get("PATIENTS", "n", LATER)
+    patients = DASH if n is ABSENT else (f"{format_number(n, 0)} ({format_number(first, 0)} / "
+                                         f"{format_number(later, 0)})")
+    remission = format_n_pct_ci(*(get("REMISSION", k) for k in ("n", "N", "pct", "ci_lower", "ci_upper")))
+    median = format_estimate_ci(*(get("OS", k) for k in ("median", "median_lcl", "median_ucl")))
+    hr = format_estimate_ci(*(get("OS", k, LATER) for k in ("hr", "hr_lcl", "hr_ucl")), decimals=2)
+    odds = format_estimate_ci(*(get("REMISSION", k, LATER) for k in ("or", "or_lcl", "or_ucl")), decimals=2)
+    return [patients, remission, median, hr, format_p(get("OS", "p_value", LATER)), odds,
+            format_p(get("REMISSION", "p_value", LATER))]
+
+
+def _pooled_ratio(s: ArdStats, coordinates: tuple[str, str | None] | None, ratio: str) -> tuple[str, str]:
+    if coordinates is None:
+        return "", ""
+    variable, level = coordinates
+    est, lcl, ucl, p = (s.get(STUDIES_TABLE, variable, k, LATER, level)
+                        for k in (ratio, f"{ratio}_lcl", f"{ratio}_ucl", "p_value"))
+    return format_estimate_ci(est, lcl, ucl, decimals=2), format_p(p)
+
+
+def _heterogeneity(s: ArdStats, variable: str) -> str:
+    k, q, q_p, i2, tau2 = (s.get(STUDIES_TABLE, variable, name, LATER) for name in ("k", "q", "q_p", "i2", "tau2"))
+    if k is ABSENT:
+        return DASH
+    return (f"{format_number(k, 0)}; {format_number(q, 2)} ({format_p(q_p)}); {format_number(i2, 0)}%; "
+            f"{format_number(tau2, 3)}")
+
+
+def _studies_frame(ard: pd.DataFrame, stats: ArdStats, confidence_level: float) -> pd.DataFrame:
+    ci = format_level(confidence_level)
+    columns = [c.replace("{ci}", ci) for c in STUDIES_COLUMNS]
+    rows = [[study, *_study_cells(stats, study)] for study in study_levels(ard)]
+    for label, os_ratio, remission_ratio in POOLED_ROWS:
+        rows.append([label, "", "", "", *_pooled_ratio(stats, os_ratio, "hr"),
+                     *_pooled_ratio(stats, remission_ratio, "or")])
+    rows.append([HETEROGENEITY_LABEL, "", "", "", _heterogeneity(stats, "OS_META"), "",
+                 _heterogeneity(stats, "REMISSION_META"), ""])
+    return pd.DataFrame(rows, columns=[STUDY_STUB, *columns])
+
+
 def create_display_table(ard: pd.DataFrame, table_id: str | int,
                          confidence_level: float = DEFAULT_LEVEL) -> pd.DataFrame:
     """One table in the paper's layout: column 'Characteristic' and one text column per salvage
-    group ('First salvage (N=165)', ...); table4 has '<group>: any grade' / '<group>: grade ≥3'.
-    Interval labels state `confidence_level` (the version's 1 - alpha)."""
+    group ('First salvage (N=165)', ...); table4 has '<group>: any grade' / '<group>: grade ≥3';
+    `studies` has column 'Study', one row per study, then the stratified, meta-analysis and
+    heterogeneity rows. Interval labels state `confidence_level` (the version's 1 - alpha)."""
     tid = normalize_table_id(table_id)
     stats = ArdStats(ard)
     if tid == "table4":
         return _table4_frame(stats)
+    if tid == STUDIES_TABLE:
+        return _studies_frame(ard, stats, confidence_level)
     return _group_columns_frame(stats, _GROUP_COLUMN_ROWS[tid], confidence_level)
 
 
@@ -386,8 +468,12 @@ def _spanner_line(runs: list[tuple[str, int, int]], widths: list[int]) -> str:
 
 def render_text(ard: pd.DataFrame, table_id: str | int | None = None,
                 confidence_level: float = DEFAULT_LEVEL) -> str:
-    """The tables (all four, or one) as plain aligned text with titles and footnotes."""
-    tids = TABLE_IDS if table_id is None else (normalize_table_id(table_id),)
+    """The tables (all, or one) as plain aligned text with titles and footnotes. All: table 5
+    (`studies`) only where the ARD has its rows (versions published before it have none)."""
+    if table_id is None:
+        tids = tuple(t for t in TABLE_IDS if t != STUDIES_TABLE or has_table(ard, t))
+    else:
+        tids = (normalize_table_id(table_id),)
     blocks = []
     for tid in tids:
         table = format_text_table(create_display_table(ard, tid, confidence_level))

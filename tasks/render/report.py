@@ -1,4 +1,4 @@
-"""The HTML report of a result version: lineage, tables 1–4, Kaplan–Meier figures, reproduction.
+"""The HTML report of a result version: lineage, tables 1–5, Kaplan–Meier and forest figures, reproduction.
 
 Reads the ARD and the KM step tables only; no statistic is computed here. The output is one
 self-contained file (inline CSS, PNGs as base64 data URIs, no external URL) whose bytes depend
@@ -15,14 +15,20 @@ from pathlib import Path
 
 import pandas as pd
 from great_tables import GT, html as gt_html
+from matplotlib import ticker as matplotlib_ticker
 from matplotlib.figure import Figure
 
 from repool.tasks.render.display import (
+    ArdStats,
     GROUPS,
-    STUB,
+    LATER,
+    STUDIES_TABLE,
     TABLE_IDS,
+    format_estimate_ci,
     format_level,
+    has_table,
     level_of,
+    study_levels,
     table_note,
     TABLE_TITLES,
     create_display_table,
@@ -32,6 +38,8 @@ from repool.tasks.render.reproduce import render_reproduction_html
 
 REPORT_TITLE = "Blinatumomab as first vs second or later salvage: pooled analysis"
 KM_FILES = {"OS": "km_os.png", "RFS": "km_rfs.png"}
+FOREST_FILE = "forest_os.png"
+FOREST_TITLE = "Overall survival: hazard ratio by study, second or later vs first salvage"
 KM_TITLES = {"OS": "Overall survival by salvage group", "RFS": "Relapse-free survival by salvage group"}
 GROUP_COLORS = {"First salvage": "#1b6ca8", "Second or later salvage": "#c0392b"}
 RISK_STEPS_MONTHS = (3, 6, 12, 24)
@@ -70,15 +78,16 @@ def _gt_table4_labels(gt: GT, columns: list[str]) -> GT:
 def render_table_html(ard: pd.DataFrame, table_id: str, confidence_level: float = 0.95) -> str:
     """One table as great_tables HTML (inline style, fixed id so the bytes are reproducible)."""
     df = create_display_table(ard, table_id, confidence_level)
-    gt = (GT(df, rowname_col=STUB, id=table_id)
+    stub = df.columns[0]  # 'Characteristic'; 'Study' in table 5
+    gt = (GT(df, rowname_col=stub, id=table_id)
           .tab_header(title=TABLE_TITLES[table_id])
-          .tab_stubhead(label=STUB)
+          .tab_stubhead(label=stub)
           .tab_source_note(table_note(table_id, confidence_level))
-          .cols_align(align="center", columns=[c for c in df.columns if c != STUB]))
+          .cols_align(align="center", columns=[c for c in df.columns if c != stub]))
     if table_id == "table4":
-        gt = _gt_table4_labels(gt, [c for c in df.columns if c != STUB])
+        gt = _gt_table4_labels(gt, [c for c in df.columns if c != stub])
     else:
-        gt = gt.cols_label(**{c: gt_html(html.escape(c).replace(" (N=", "<br>(N=")) for c in df.columns if c != STUB})
+        gt = gt.cols_label(**{c: gt_html(html.escape(c).replace(" (N=", "<br>(N=")) for c in df.columns if c != stub})
     return gt.as_raw_html()
 
 
@@ -158,6 +167,118 @@ def _figure_html(png: bytes, variable: str, confidence_level: float) -> str:
             f"numbers at risk below the axes.</figcaption></figure>")
 
 
+# ---------------------------------------------------------------- forest plot (table 5)
+
+FOREST_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 50, 100,
+                200, 500, 1000)
+POOLED_COLOR, STUDY_COLOR = "#c0392b", "#1b6ca8"
+
+
+def _number(x) -> float | None:
+    """An ARD statistic as a positive float; NULL (NE) and absent rows as None."""
+    return float(x) if isinstance(x, float) and math.isfinite(x) and x > 0 else None
+
+
+def forest_rows(ard: pd.DataFrame) -> list[tuple[str, float | None, float | None, float | None, bool]]:
+    """(label, hr, lcl, ucl, pooled) of the OS forest plot, top to bottom, read from the `studies`
+    rows of the ARD: each study's Cox HR, then the stratified HR and the fixed / random effects."""
+    stats = ArdStats(ard)
+
+    def hr_of(variable: str, group: str, level: str | None = None, group2: str | None = None):
+        return tuple(_number(stats.get(STUDIES_TABLE, variable, k, group, level, group2))
+                     for k in ("hr", "hr_lcl", "hr_ucl"))
+
+    rows = []
+    for study in study_levels(ard):
+        n = stats.get(STUDIES_TABLE, "PATIENTS", "n", study)
+        label = f"{study} (n={int(n)})" if isinstance(n, float) else study
+        rows.append((label, *hr_of("OS", study, None, LATER), False))
+    k = stats.get(STUDIES_TABLE, "OS_META", "k", LATER)
+    studies = f", k={int(k)}" if isinstance(k, float) else ""
+    rows.append(("Cox model stratified by study", *hr_of("OS_STRATIFIED", LATER), True))
+    rows.append((f"Fixed effect (inverse variance{studies})", *hr_of("OS_META", LATER, "FIXED"), True))
+    rows.append((f"Random effects (DerSimonian–Laird{studies})", *hr_of("OS_META", LATER, "RANDOM"), True))
+    return rows
+
+
+def _forest_ticks(lo: float, hi: float) -> list[float]:
+    """At most 9 ticks: every FOREST_TICKS value within the limits, else the 1-2-5 ones, else decades."""
+    ticks = [t for t in FOREST_TICKS if lo <= t <= hi]
+    for mantissas in ((1, 2, 5), (1,)):
+        if len(ticks) <= 9:
+            break
+        ticks = [t for t in ticks if round(t / 10 ** math.floor(math.log10(t)), 6) in mantissas]
+    return ticks
+
+
+def _forest_limits(rows) -> tuple[float, float]:
+    """x limits: the ticks just outside every HR and limit shown (and 1)."""
+    values = [v for _, hr, lcl, ucl, _ in rows for v in (hr, lcl, ucl) if v is not None] + [1.0]
+    low, high = min(values) / 1.05, max(values) * 1.05
+    lo = max((t for t in FOREST_TICKS if t <= low), default=low)
+    hi = min((t for t in FOREST_TICKS if t >= high), default=high)
+    return lo, hi
+
+
+def render_forest_png(ard: pd.DataFrame, confidence_level: float = 0.95) -> bytes:
+    """PNG forest plot of the OS hazard ratios (log x axis): per study a square with its CI, the
+    pooled estimates as diamonds spanning their CI; the values printed on the right."""
+    rows = forest_rows(ard)
+    height = 1.8 + 0.42 * (len(rows) + 1)
+    fig = Figure(figsize=(10, height))
+    fig.subplots_adjust(left=0.36, right=0.78, top=1 - 0.8 / height, bottom=0.75 / height)
+    ax = fig.add_subplot()
+    n_studies = sum(1 for r in rows if not r[4])
+    # y positions top-down, with a gap between the studies and the pooled estimates
+    ys = [len(rows) - i - (0 if pooled else -1) for i, (*_, pooled) in enumerate(rows)]
+    for y, (label, hr, lcl, ucl, pooled) in zip(ys, rows):
+        color = POOLED_COLOR if pooled else STUDY_COLOR
+        if hr is None:
+            continue
+        if pooled and lcl is not None and ucl is not None:
+            ax.fill([lcl, hr, ucl, hr], [y, y + 0.25, y, y - 0.25], color=color, linewidth=0)
+            continue
+        if lcl is not None or ucl is not None:
+            ax.plot([lcl or hr, ucl or hr], [y, y], color=color, linewidth=1.4)
+        ax.plot([hr], [y], marker="D" if pooled else "s", markersize=7, color=color, linestyle="none")
+    lo, hi = _forest_limits(rows)
+    ax.set_xscale("log")
+    ticks = _forest_ticks(lo, hi)
+    ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_locator(matplotlib_ticker.NullLocator())
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.axvline(1.0, color="#555", linewidth=0.9)
+    if n_studies:
+        ax.axhline((ys[n_studies - 1] + ys[n_studies]) / 2, color="#bbb", linewidth=0.8, linestyle="--")
+    ax.set_yticks(ys, labels=[r[0] for r in rows])
+    ax.tick_params(axis="y", length=0)
+    text = ax.get_yaxis_transform()  # x in axes fraction, y in data
+    ax.text(1.03, max(ys) + 0.8, f"HR ({format_level(confidence_level)} CI)", transform=text, ha="left",
+            va="bottom", fontsize=9, weight="bold")
+    for y, (_, hr, lcl, ucl, _) in zip(ys, rows):
+        value = "NE" if hr is None else format_estimate_ci(hr, lcl, ucl, decimals=2)
+        ax.text(1.03, y, value, transform=text, ha="left", va="center", fontsize=9)
+    ax.set_xlabel("Hazard ratio (log scale); < 1 favours second or later salvage, > 1 first salvage")
+    ax.set_title(FOREST_TITLE, fontsize=10, pad=18)
+    ax.grid(axis="x", alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _forest_html(ard: pd.DataFrame, out_dir: Path, confidence_level: float) -> str:
+    png = render_forest_png(ard, confidence_level)
+    (out_dir / FOREST_FILE).write_bytes(png)
+    data = base64.b64encode(png).decode("ascii")
+    title = html.escape(FOREST_TITLE)
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
+            f"<figcaption>{title}: Cox hazard ratio per study (squares) with Wald {format_level(confidence_level)} "
+            "CIs; diamonds: the Cox model stratified by study and the two-stage meta-analysis (fixed effect, "
+            "DerSimonian–Laird random effects), from the version's table 5 rows; NE = not estimable."
+            "</figcaption></figure>")
+
+
 # ---------------------------------------------------------------- version and lineage
 
 def _text(value) -> str:
@@ -233,7 +354,8 @@ def render_report(
     reproduction: pd.DataFrame | None = None,
     extra_sections: list[tuple[str, str]] | None = None,
 ) -> Path:
-    """Write `out_dir/report.html` (plus km_os.png, km_rfs.png) and return the report's path.
+    """Write `out_dir/report.html` (plus km_os.png, km_rfs.png and, where the ARD has table 5's
+    rows, forest_os.png) and return the report's path.
 
     `meta`: result_version, created, code_version, deliveries [{study, delivery_id, files:
     [{file, sha256, rows}]}], parameters. `reproduction`: the frame of
@@ -245,12 +367,15 @@ def render_report(
     sections = [
         _section("Lineage", _lineage_html(meta)),
         _section("Parameters", _parameters_html(meta)),
-        _section("Tables", "\n".join(render_table_html(ard, tid, level) for tid in TABLE_IDS)),
+        _section("Tables", "\n".join(render_table_html(ard, tid, level) for tid in TABLE_IDS
+                                      if tid != STUDIES_TABLE or has_table(ard, tid))),
         _section("Kaplan–Meier curves", _figures_html(km_curves, out_dir, level)),
-        _section("Reproduction of the publication",
-                 render_reproduction_html(reproduction) if reproduction is not None
-                 else "<p>Not run for this report.</p>"),
     ]
+    if has_table(ard, STUDIES_TABLE):  # versions published before table 5 have no study-level rows
+        sections.append(_section("Results by study", _forest_html(ard, out_dir, level)))
+    sections.append(_section("Reproduction of the publication",
+                             render_reproduction_html(reproduction) if reproduction is not None
+                             else "<p>Not run for this report.</p>"))
     sections += [_section(title, body) for title, body in (extra_sections or [])]
     title = f"{REPORT_TITLE} — {meta.get('result_version', '')}".strip(" —")
     document = (

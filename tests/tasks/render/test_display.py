@@ -94,3 +94,40 @@ def test_reads_stored_ard_with_version_column_and_nan_labels(ard):
     for col in ("group2", "group2_level", "variable_level"):
         stored[col] = stored[col].astype(object).where(stored[col].notna(), float("nan"))
     assert render_text(stored) == render_text(ard)
+
+
+# ---------------------------------------------------------------- table 5: results by study
+
+def test_table5_rows_per_study_then_pooled():
+    from repool.tasks.render.display import HETEROGENEITY_LABEL
+    from tests.fixtures_studies_ard import build_fixture_ard_with_studies
+
+    t5 = create_display_table(build_fixture_ard_with_studies(), "studies")
+    assert list(t5.columns) == ["Study", "Patients (first / later)", "CR/CRh/CRi, n (%) [95% CI]",
+                                "Median OS, months (95% CI)", "OS hazard ratio (95% CI)", "OS HR p-value",
+                                "Odds ratio, CR/CRh/CRi (95% CI)", "OR p-value"]
+    assert t5["Study"].tolist() == ["A", "B", "All studies, Cox model stratified by study",
+                                    "All studies, meta-analysis: fixed effect",
+                                    "All studies, meta-analysis: random effects (DL)", HETEROGENEITY_LABEL]
+    a, b, strat, fixed, random, het = (r[1:] for r in t5.itertuples(index=False, name=None))
+    assert list(a) == ["60 (20 / 40)", "30 (50) [37–63]", "8.3 (6.1–11.0)", "1.50 (1.10–2.05)", "0.011",
+                       "0.50 (0.17–1.50)", "0.220"]
+    assert b[2:5] == ("6.0 (3.2–NE)", "NE (NE–NE)", "NE")  # NULL = not estimable
+    assert strat == ("", "", "", "1.45 (1.08–1.95)", "0.013", "", "")
+    assert fixed[3:] == ("1.40 (1.05–1.87)", "0.022", "0.60 (0.25–1.44)", "0.250")
+    assert random[3:5] == ("1.42 (1.00–2.02)", "0.050")
+    assert het[3] == "2; 1.23 (0.267); 19%; 0.012" and het[5] == "2; 0.40 (0.530); 0%; 0.000"
+
+
+def test_table5_in_render_text_only_where_the_version_has_it(ard):
+    from repool.tasks.render.display import normalize_table_id
+    from tests.fixtures_studies_ard import build_fixture_ard_with_studies
+
+    assert [normalize_table_id(t) for t in (5, "5", "table5", "studies")] == ["studies"] * 4
+    full = build_fixture_ard_with_studies()
+    text = render_text(full)
+    assert "Table 5. Results by study" in text and text.index("Table 4.") < text.index("Table 5.")
+    assert "Wald 95% CI" in text.split("Table 5.")[1]
+    at90 = render_text(full, "studies", confidence_level=0.9)
+    assert at90.count("Table ") == 1 and "90% CI" in at90 and "95%" not in at90
+    assert "Table 5." not in render_text(ard)  # a version published before table 5

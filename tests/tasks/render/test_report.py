@@ -89,3 +89,44 @@ def test_km_with_missing_bands_and_version_column(tmp_path):
     km["surv_lcl"] = km["surv_lcl"].astype(object).where(km.index % 7 != 0, None)
     path = render_report(build_fixture_ard(), km, {"result_version": "v1"}, tmp_path)
     assert (tmp_path / "km_os.png").exists() and path.exists()
+
+
+# ---------------------------------------------------------------- table 5 and the forest plot
+
+def test_report_with_table5_shows_the_table_and_the_forest_plot(tmp_path):
+    from tests.fixtures_studies_ard import build_fixture_ard_with_studies
+
+    ard = build_fixture_ard_with_studies()
+    paths = [render_report(ard, build_fixture_km(), META, tmp_path / d) for d in ("a", "b")]
+    text = paths[0].read_text(encoding="utf-8")
+    assert text.count('class="gt_table"') == 5 and "Table 5. Results by study" in text
+    assert text.count('src="data:image/png;base64,') == 3
+    png = (paths[0].parent / "forest_os.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and base64.b64encode(png).decode() in text
+    assert text.index("<h2>Kaplan–Meier curves") < text.index("<h2>Results by study") < text.index("<h2>Reproduction")
+    assert "Wald 95% CIs" in text and not re.search(r"https?:", text, re.IGNORECASE)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert png == (paths[1].parent / "forest_os.png").read_bytes()
+    level90 = render_report(ard, None, {**META, "parameters": {"alpha": 0.1}}, tmp_path / "c").read_text("utf-8")
+    assert "Wald 90% CIs" in level90 and "95%" not in level90
+
+
+def test_no_forest_plot_for_a_version_without_table5(tmp_path):
+    render_report(build_fixture_ard(), build_fixture_km(), META, tmp_path)
+    assert not (tmp_path / "forest_os.png").exists()
+
+
+def test_forest_rows_are_read_from_the_ard():
+    from repool.tasks.render.report import forest_rows, render_forest_png
+    from tests.fixtures_studies_ard import build_fixture_ard_with_studies
+
+    ard = build_fixture_ard_with_studies()
+    stored = ard.assign(result_version="v1")  # as read back from results.ard
+    assert forest_rows(stored) == forest_rows(ard) == [
+        ("A (n=60)", 1.5, 1.1, 2.05, False),
+        ("B (n=30)", None, None, None, False),  # not estimable: a label, no marker
+        ("Cox model stratified by study", 1.45, 1.08, 1.95, True),
+        ("Fixed effect (inverse variance, k=2)", 1.4, 1.05, 1.87, True),
+        ("Random effects (DerSimonian–Laird, k=2)", 1.42, 1.0, 2.02, True),
+    ]
+    assert render_forest_png(ard).startswith(b"\x89PNG")

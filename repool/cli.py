@@ -45,7 +45,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", help="print a table of a version in the terminal")
     _common_paths(s)
     s.add_argument("version", nargs="?", help="version id (default: latest)")
-    s.add_argument("--table", type=int, choices=[1, 2, 3, 4], help="table number (default: all)")
+    s.add_argument("--table", type=int, choices=[1, 2, 3, 4, 5], help="table number (5: results by study; default: all)")
     s.set_defaults(handler="repool.commands:show")
 
     rp = sub.add_parser("reproduce", help="published figures beside ours, with differences flagged")

@@ -19,6 +19,7 @@ from repool import OFFLINE_ENV
 
 from tests.paths import REPO_ROOT
 from repool.tasks.analyse.ard import ARD_COLUMNS, assert_ard
+from repool.schemas.ard import TABLE_IDS
 from repool.tasks.db import connect
 from repool.tasks.render.diff import compute_ard_diff
 
@@ -97,7 +98,7 @@ def test_exactly_one_publishes_and_the_database_is_whole(pair):
         runs = con.execute("SELECT status, count(*) FROM audit.runs GROUP BY 1 ORDER BY 1").fetchall()
     assert versions == [(version, "published")]
     assert n_all == len(ard) > 100 and lineage == 15
-    assert sorted(ard["table_id"].unique()) == ["table1", "table2", "table3", "table4"]
+    assert sorted(ard["table_id"].unique()) == sorted(TABLE_IDS)
     assert_ard(ard[ARD_COLUMNS])  # canonical columns, no duplicated key
     exported = pd.read_parquet(pair["root"] / "results" / version / "ard.parquet")
     assert compute_ard_diff(exported, ard).empty  # the folder and the database agree

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from repool.schemas.ard import TABLE_IDS
+
 pytest_plugins = ["tests.prefect_server"]
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -21,7 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STUDIES = {"MT103-206": "2013-06-30", "MT103-211": "2014-06-30", "00103311": "2016-01-04"}
-TABLES = ["table1", "table2", "table3", "table4"]
+TABLES = list(TABLE_IDS)
 ARTIFACTS = ["repool-run-summary"] + [f"repool-{t}" for t in TABLES]
 
 

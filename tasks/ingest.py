@@ -262,6 +262,9 @@ def verify_manifest(delivery_dir: Path, registry: dict[str, Study] | None = None
     if manifest.study != study or manifest.delivery_id != delivery_id:
         raise reject("manifest_invalid", "manifest.json names another study or delivery than the folder it lies in",
                      file="manifest.json", column="study" if manifest.study != study else "delivery_id")
+    if manifest.data_cut.isoformat() != delivery_id:  # sources.md: the delivery id is the data-cut date
+        raise reject("manifest_invalid", "manifest.json data_cut differs from the delivery id, which is the data-cut "
+                     "date (a later cut would let dates after the real one pass)", file="manifest.json", column="data_cut")
     fmt = manifest.format
     expected = registry[study].format if registry and study in registry else None
     if fmt not in FORMATS:

@@ -59,11 +59,13 @@ def select_deliveries(settings: Settings, run_id: str, flow_run_id: str | None, 
 
 @flow(name="repool", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
 def repool(data_dir: str | None = None, db: str | None = None, results_dir: str | None = None,
-           pins: dict[str, str] | None = None, gx_checkpoint: bool = True, alpha: float | None = None) -> dict:
+           pins: dict[str, str] | None = None, gx_checkpoint: bool = True, alpha: float | None = None,
+           conventions: str | None = None) -> dict:
     """Pool the newest valid delivery of every study and publish a result version."""
     settings = Settings.from_env().with_overrides(
         data_dir=Path(data_dir) if data_dir else None, db_path=Path(db) if db else None,
-        results_dir=Path(results_dir) if results_dir else None, pinned=pins or None, alpha=alpha)
+        results_dir=Path(results_dir) if results_dir else None, pinned=pins or None, alpha=alpha,
+        conventions=conventions)
     flow_run_id = _flow_run_id()
     lease = connect(settings.db_path)  # held for the whole run: a second process is refused, not interleaved
     try:
@@ -103,7 +105,8 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
             return exit_run("failed", f"pooled datasets break their contract ({len(pooled_check['contract_failures'])}"
                             " failure(s)); nothing published", results, refused, pooled_check=pooled_check)
 
-        ards = [analyse_table.with_options(task_run_name=f"analyse[{table_id}]").submit(table_id, frames, settings.alpha)
+        ards = [analyse_table.with_options(task_run_name=f"analyse[{table_id}]").submit(
+                    table_id, frames, settings.alpha, settings.conventions)
                 for table_id in TABLE_IDS]
         km = derive_km_curves.submit(frames, settings.alpha)
         summary = create_run_summary(run_id, version, "published", "", results, refused, pooled_check)

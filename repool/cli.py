@@ -36,6 +36,8 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pin", action="append", default=[], metavar="STUDY=DELIVERY",
                    help="pool this delivery of a study instead of the newest (repeatable)")
     r.add_argument("--alpha", type=float, help="1 - confidence level of every interval (default 0.05: 95%%)")
+    r.add_argument("--conventions", choices=["sas", "r"],
+                   help="whose rules the corner cases of medians, CIs and rounding follow (default sas)")
     r.set_defaults(handler="repool.commands:run")
 
     v = sub.add_parser("versions", help="list published result versions")

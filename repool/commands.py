@@ -27,7 +27,7 @@ def _parse_pins(pins: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `repool` flow (Prefect's ephemeral API unless PREFECT_API_URL points at a server)."""
-    settings = settings_from(args, alpha=args.alpha)
+    settings = settings_from(args, alpha=args.alpha, conventions=args.conventions)
     pins = _parse_pins(args.pin)
     print(f"repool: pooling deliveries under {settings.deliveries_dir}", file=sys.stderr)
     print(f"repool: database {settings.db_path}, results {settings.results_dir}", file=sys.stderr)
@@ -75,6 +75,7 @@ def _run_flow(settings: Settings, pins: dict[str, str]) -> int:
     try:
         state = repool(data_dir=str(settings.data_dir), db=str(settings.db_path),
                        results_dir=str(settings.results_dir), pins=pins or None, alpha=settings.alpha,
+                       conventions=settings.conventions,
                        return_state=True)
     except DatabaseBusy as exc:
         print(f"repool: refused: {exc}", file=sys.stderr)
@@ -152,11 +153,11 @@ def _read_version_ard(args: argparse.Namespace):
 
 
 def show(args: argparse.Namespace) -> int:
-    from repool.tasks.render.display import level_of, render_text
+    from repool.tasks.render.display import conventions_of, level_of, render_text
 
     v, ard, parameters = _read_version_ard(args)
     print(f"result version {v}\n")
-    print(render_text(ard, args.table, level_of(parameters)))
+    print(render_text(ard, args.table, level_of(parameters), conventions_of(parameters)))
     return 0
 
 

@@ -10,6 +10,7 @@ Environment overrides:
     REPOOL_POLICY_FILE   validation policy file (TOML)                         (default: the packaged policies.toml)
     REPOOL_STUDIES       study registry (TOML)        (default: <data dir>/studies.toml, else the bundled one)
     REPOOL_ALPHA         1 - confidence level of every interval                (default: 0.05)
+    REPOOL_CONVENTIONS   convention profile of the statistics, `sas` or `r`   (default: sas)
 
 The work dir is the data root, except for the bundled data of an installed wheel (inside
 site-packages, never written): then `$XDG_DATA_HOME/repool` (default `~/.local/share/repool`).
@@ -25,6 +26,8 @@ from repool.resources import bundled_data_dir, default_policy_file, is_checkout,
 
 # Time origin and unit conversion shared by every study (sources.md).
 DAYS_PER_MONTH = 30.4375
+# Convention profiles (results.md "Conventions"; tasks/analyse/statistics.py `CONVENTIONS`).
+CONVENTIONS = ("sas", "r")
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,14 @@ class Settings:
     teae_window_days: int = 30
     days_per_month: float = DAYS_PER_MONTH
     alpha: float = 0.05
+    conventions: str = "sas"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not 0 < float(self.alpha) < 1:
             raise ValueError(f"alpha must lie strictly between 0 and 1, got {self.alpha!r}")
+        if self.conventions not in CONVENTIONS:
+            raise ValueError(f"conventions must be one of {list(CONVENTIONS)}, got {self.conventions!r}")
         if self.db_path is None:
             object.__setattr__(self, "db_path", self.work_dir / "repool.duckdb")
         if self.results_dir is None:
@@ -90,6 +96,7 @@ class Settings:
             "teae_window_days": self.teae_window_days,
             "days_per_month": self.days_per_month,
             "alpha": self.alpha,
+            "conventions": self.conventions,
             "pinned": dict(sorted(self.pinned.items())),
         }
 
@@ -117,4 +124,6 @@ class Settings:
             kw["registry_file"] = Path(env["REPOOL_STUDIES"])
         if env.get("REPOOL_ALPHA"):
             kw["alpha"] = float(env["REPOOL_ALPHA"])
+        if env.get("REPOOL_CONVENTIONS"):
+            kw["conventions"] = env["REPOOL_CONVENTIONS"].strip().lower()
         return cls(**kw)

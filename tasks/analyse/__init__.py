@@ -16,23 +16,25 @@ from repool.tasks.analyse.table3_response import compute_table3
 from repool.tasks.analyse.table4_adverse_events import compute_table4
 from repool.tasks.analyse.table5_studies import compute_studies
 
-# table id -> (function, pooled datasets it reads, whether it takes alpha)
+# table id -> (function, pooled datasets it reads, the analysis parameters it takes)
 TABLES = {
-    "table1": (compute_table1, ("adsl",), False),
-    "table2": (compute_table2, ("adsl", "adtte"), True),
-    "table3": (compute_table3, ("adsl", "adrs"), True),
-    "table4": (compute_table4, ("adsl", "adae"), False),
-    "studies": (compute_studies, ("adsl", "adtte", "adrs"), True),
+    "table1": (compute_table1, ("adsl",), ()),
+    "table2": (compute_table2, ("adsl", "adtte"), ("alpha", "conventions")),
+    "table3": (compute_table3, ("adsl", "adrs"), ("alpha",)),
+    "table4": (compute_table4, ("adsl", "adae"), ()),
+    "studies": (compute_studies, ("adsl", "adtte", "adrs"), ("alpha", "conventions")),
 }
 assert tuple(TABLES) == TABLE_IDS
 
 
 @task(name="analyse", cache_policy=NO_CACHE)
-def analyse_table(table_id: str, frames: dict[str, pd.DataFrame], alpha: float) -> pd.DataFrame:
-    """One analysis table's ARD rows from the pooled frames (a pure function of them)."""
-    fn, inputs, takes_alpha = TABLES[table_id]
-    args = [frames[i] for i in inputs]
-    return fn(*args, alpha=alpha) if takes_alpha else fn(*args)
+def analyse_table(table_id: str, frames: dict[str, pd.DataFrame], alpha: float,
+                  conventions: str = "sas") -> pd.DataFrame:
+    """One analysis table's ARD rows from the pooled frames (a pure function of them); intervals at
+    level 1 - alpha, corner cases per the convention profile ("sas" or "r", statistics.Conventions)."""
+    fn, inputs, takes = TABLES[table_id]
+    parameters = {"alpha": alpha, "conventions": conventions}
+    return fn(*(frames[i] for i in inputs), **{k: parameters[k] for k in takes})
 
 
 @task(name="km-curves", cache_policy=NO_CACHE)

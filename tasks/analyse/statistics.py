@@ -3,12 +3,16 @@
 Pure functions on arrays / DataFrames; each returns one thing and is named by it. "Not estimable"
 (NE) is ``None`` everywhere, never NaN or inf, so that `repool.tasks.analyse.ard.ard_row` stores NULL.
 
+Convention profiles
+    `Conventions`, `conventions_of(name)`: "sas" (the default) or "r" — whose rules the corner
+    cases of the KM median and its CI follow, and the Cox tie method (results.md "Conventions").
 Kaplan–Meier
     `compute_km` -> KM table; `compute_km_median` (SAS/R midpoint rule);
     `compute_km_median_ci` (Brookmeyer–Crowley, log-log, SAS PROC LIFETEST default);
+    both with `conventions="r"`: R survival's `quantile.survfit` on the log-log band;
     `compute_km_pointwise_ci` (log-log pointwise band, for the figures).
 Comparisons
-    `compute_cox_hr` (Cox PH, Efron ties, Wald CI and p), `compute_logrank_p`;
+    `compute_cox_hr` (Cox PH, Efron ties in both profiles, Wald CI and p), `compute_logrank_p`;
     `compute_cox_fit` (the same model, optionally stratified, with log HR and its SE).
 Proportions
     `compute_proportion_ci` (Clopper–Pearson, percent), `compute_odds_ratio` (2x2, Wald),
@@ -35,6 +39,40 @@ from scipy import stats
 
 KM_COLUMNS = ["time", "n_risk", "n_event", "n_censor", "surv", "greenwood", "var_surv"]
 _HALF_TOL = 1e-9  # float S within this of 0.5 is re-checked exactly with Fractions
+
+
+# --------------------------------------------------------------------------- conventions
+class Conventions(NamedTuple):
+    """A convention profile: whose rules the statistics follow where SAS and R differ.
+
+    `km_quantile`: "sas" — the KM median by the midpoint rule with NE when S stays exactly 0.5 to
+    the end, its CI by Brookmeyer–Crowley's "interval contains 0.5" rule (PROC LIFETEST);
+    "r" — R survival's `quantile.survfit` (`findq`) applied to the curve and to its log-log
+    band (`survfit(..., conf.type = "log-log")`). `cox_ties`: "efron" in both profiles (R
+    `coxph`'s default; SAS PHREG's default is Breslow, so SAS users reproduce the numbers with
+    `TIES=EFRON`). The rounding of displayed halves is the renderer's (tasks/render/display.py),
+    by the same profile name.
+    """
+    name: str
+    km_quantile: str
+    cox_ties: str
+
+
+CONVENTIONS = {
+    "sas": Conventions("sas", km_quantile="sas", cox_ties="efron"),
+    "r": Conventions("r", km_quantile="r", cox_ties="efron"),
+}
+DEFAULT_CONVENTIONS = "sas"
+
+
+def conventions_of(conventions: "str | Conventions | None") -> Conventions:
+    """The profile named `conventions` ("sas", "r"; None: the default); a `Conventions` as is."""
+    if isinstance(conventions, Conventions):
+        return conventions
+    name = DEFAULT_CONVENTIONS if conventions is None else str(conventions).lower()
+    if name not in CONVENTIONS:
+        raise ValueError(f"unknown conventions {conventions!r}; expected one of {sorted(CONVENTIONS)}")
+    return CONVENTIONS[name]
 
 
 # --------------------------------------------------------------------------- input checks
@@ -108,8 +146,12 @@ def _exact_surv(km: pd.DataFrame, upto: int) -> Fraction:
     return s
 
 
-def compute_km_median(km: pd.DataFrame) -> float | None:
+def compute_km_median(km: pd.DataFrame, conventions: "str | Conventions | None" = None) -> float | None:
     """Median survival time: the smallest time with S(t) < 0.5, with the SAS/R midpoint rule.
+
+    `conventions` "r": R survival's `quantile.survfit` instead (`_r_km_quantiles`); it differs
+    from the rule below only where S stays 0.5 (within 1.5e-8) to the last follow-up time
+    (see below) or lies within 1.5e-8 of 0.5 without being exactly 0.5.
 
     If S(t) is exactly 0.5 on [t_j, t_k), t_k the next event time (the next drop of S), the
     median is (t_j + t_k) / 2. "Exactly" is decided on the exact rational product Π (n−d)/n
@@ -120,14 +162,17 @@ def compute_km_median(km: pd.DataFrame) -> float | None:
 
     Flat at exactly 0.5 up to the end of follow-up (no later event time): None (NE). This is
     the spec's rule taken literally — no time with S(t) < 0.5 exists and the flat's end is
-    unknown. R differs here: survival:::findq returns (t_j + last follow-up time) / 2, a value
-    that depends on the last censoring time. SAS's definition needs t_{j+1}, which does not
-    exist. Only this corner case is affected.
+    unknown. SAS's definition needs t_{j+1}, which does not exist. R differs here (the "r"
+    profile): `quantile.survfit` (survival:::findq) returns (t_j + last follow-up time) / 2, a
+    value that depends on the last censoring time, while R's own `print(fit)` /
+    `summary(fit)$table` (survival:::survmean) print t_j. Only this corner case is affected.
 
     lifelines (`median_survival_time_`) takes the first time with S <= 0.5 (t_j, no midpoint);
     statsmodels `SurvfuncRight.quantile(0.5)` the first with S < 0.5 (t_k, no midpoint).
     Both agree with this function whenever S is never exactly 0.5.
     """
+    if conventions_of(conventions).km_quantile == "r":
+        return _r_km_quantiles(km)[0]
     ev = km[km["n_event"] > 0]
     if ev.empty:
         return None
@@ -170,8 +215,17 @@ def compute_km_pointwise_ci(km: pd.DataFrame, alpha: float = 0.05) -> pd.DataFra
     return pd.DataFrame({"surv_lcl": lcl, "surv_ucl": ucl}, index=km.index)
 
 
-def compute_km_median_ci(km: pd.DataFrame, alpha: float = 0.05) -> tuple[float | None, float | None]:
+def compute_km_median_ci(km: pd.DataFrame, alpha: float = 0.05,
+                         conventions: "str | Conventions | None" = None) -> tuple[float | None, float | None]:
     """Brookmeyer–Crowley CI of the median on the log-log scale (SAS PROC LIFETEST default).
+
+    `conventions` "r": R survival's `quantile.survfit` on the log-log band instead
+    (`_r_km_quantiles`): lower = the median of the lower band, upper = that of the upper band.
+    The two rules differ where (a) S drops to 0 at the event time after the last one whose
+    interval contains 0.5: SAS (and "sas") report that time as the upper limit, R's band is NA
+    at S = 0, so R's upper limit is NA; (b) no interval contains 0.5 because S jumps across 0.5
+    in one (tied) step with a narrow band: "sas" gives (None, None), R the crossing time t for
+    both limits (t–t); (c) the log-log band is not monotone or touches 0.5 (within 1.5e-8).
 
     At each event time t_j with 0 < S(t_j) < 1 the pointwise log-log interval contains 0.5 iff
     |log(−log S(t_j)) − log(−log 0.5)| <= z · sqrt(greenwood_j) / |log S(t_j)|.
@@ -193,6 +247,8 @@ def compute_km_median_ci(km: pd.DataFrame, alpha: float = 0.05) -> tuple[float |
     also differ where the log-log upper band is not monotone (it can rise as the variance
     grows) or touches 0.5 exactly. The spec is SAS's rule, so this function follows it.
     """
+    if conventions_of(conventions).km_quantile == "r":
+        return _r_km_quantiles(km, alpha)[1:]
     ev = km[km["n_event"] > 0]
     if ev.empty:
         return None, None
@@ -209,6 +265,75 @@ def compute_km_median_ci(km: pd.DataFrame, alpha: float = 0.05) -> tuple[float |
     lower = float(times[idx[0]])
     upper = float(times[idx[-1] + 1]) if idx[-1] + 1 < len(times) else None
     return lower, upper
+
+
+# R survival 3.5: quantile.survfit -> doquant -> findq, with survfit_confint(conf.type = "log-log")
+_R_TOL = math.sqrt(np.finfo(float).eps)  # quantile.survfit's default tolerance
+
+
+def _r_loglog_band(km: pd.DataFrame, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """survival:::survfit_confint(conf.type = "log-log") at each KM row: NaN where S is 0 or 1
+    (R's NA; our figure band is [1, 1] at S = 1 instead). std.err = sqrt(Greenwood sum)."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    surv = km["surv"].to_numpy(dtype=float)
+    se = np.sqrt(km["greenwood"].to_numpy(dtype=float))
+    xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se2 = z * se / np.log(xx)
+        lower = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
+        upper = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
+    return lower, upper
+
+
+def _r_approx_constant_right(xs: np.ndarray, ids: np.ndarray, v: float) -> float:
+    """R `approx(xs, ids, v, method = "constant", f = 1)` (rule = 1, na.rm = TRUE): drop the NA
+    pairs, sort by xs, then the id of the smallest xs >= v; NaN when v lies outside [min, max]."""
+    ok = ~np.isnan(xs)
+    xs, ids = xs[ok], ids[ok]
+    if xs.size == 0:
+        return math.nan
+    order = np.argsort(xs, kind="stable")
+    xs, ids = xs[order], ids[order]
+    if v < xs[0] or v > xs[-1]:
+        return math.nan
+    return float(ids[int(np.searchsorted(xs, v, side="left"))])
+
+
+def _r_findq(x: np.ndarray, y: np.ndarray, p: float = 0.5, tol: float = _R_TOL) -> float | None:
+    """survival:::findq(x, y, p, tol) for one p, line by line; y = 1 - curve (may hold NaN).
+
+    The first time with y >= p, or the midpoint of the flat where y is within `tol` of p, or
+    (t_j + the last time) / 2 when that flat runs to the end; NA (None) when y never reaches p.
+    """
+    if np.all(np.isnan(y)) or np.nanmax(y) < p:
+        return None
+    xmax = float(x[-1])
+    keep = ~pd.Series(y).duplicated(keep="first").to_numpy()  # R duplicated(y): NA equals NA
+    x, y = x[keep], y[keep]  # so no two y (hence no two y ± tol) are equal: approx's `ties` never apply
+    n = len(y)
+    ids = np.arange(1, n + 1, dtype=float)
+    i1 = _r_approx_constant_right(y + tol, ids, p)
+    i2 = _r_approx_constant_right(y - tol, ids, p)
+    xq = lambda i: math.nan if math.isnan(i) else float(x[int(i) - 1])  # noqa: E731
+    quant = (xq(i1) + xq(i2)) / 2
+    if p == 0:
+        quant = float(x[0])
+    if not math.isnan(y[-1]) and abs(p - y[-1]) < tol:
+        quant = (xq(i1) + xmax) / 2
+    return _finite_or_none(quant)
+
+
+def _r_km_quantiles(km: pd.DataFrame, alpha: float = 0.05) -> tuple[float | None, float | None, float | None]:
+    """(median, lower, upper) as R's `quantile(survfit(..., conf.type = "log-log"), 0.5)`:
+    `findq` on c(0, times) against c(0, 1 - S), c(0, 1 - lower band), c(0, 1 - upper band),
+    every KM row (censoring times too: the last one is R's `xmax`)."""
+    if km.empty:
+        return None, None, None
+    x = np.concatenate([[0.0], km["time"].to_numpy(dtype=float)])
+    lower, upper = _r_loglog_band(km, alpha)
+    curves = (km["surv"].to_numpy(dtype=float), lower, upper)
+    median, lcl, ucl = (_r_findq(x, np.concatenate([[0.0], 1 - c])) for c in curves)
+    return median, lcl, ucl
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -232,7 +357,12 @@ def _finite_or_none(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def compute_cox_hr(time, event, x, alpha: float = 0.05) -> HazardRatio:
+def _require_efron(ties: str) -> None:
+    if ties != "efron":  # lifelines implements Efron only; both profiles use it (`Conventions`)
+        raise ValueError(f"Cox ties {ties!r} not implemented; only 'efron'")
+
+
+def compute_cox_hr(time, event, x, alpha: float = 0.05, ties: str = "efron") -> HazardRatio:
     """Cox PH hazard ratio of x = 1 vs x = 0 (one binary covariate), Efron ties, Wald CI and p.
 
     lifelines `CoxPHFitter` (Efron is its only tie method; statsmodels PHReg ties="efron" gives
@@ -240,8 +370,11 @@ def compute_cox_hr(time, event, x, alpha: float = 0.05) -> HazardRatio:
     infinite/unstable estimate: an empty group, no events, all events in one group (the
     partial likelihood is monotone in beta, the MLE is ±inf), a fit that fails, does not
     converge (lifelines warns) or has a non-finite estimate or limit (e.g. separation: every
-    event of one group happens while no subject of the other group is at risk).
+    event of one group happens while no subject of the other group is at risk). R `coxph`
+    instead warns ("coefficient may be infinite") and reports the estimate where it stopped
+    (e.g. HR 1e-9, CI 0–Inf); both profiles keep NE here.
     """
+    _require_efron(ties)
     t, e = _as_time_event(time, event)
     xv = np.asarray(x, dtype=float)
     if xv.shape != t.shape or (xv.size and not np.isin(xv, [0, 1]).all()):
@@ -304,7 +437,7 @@ class CoxFit(NamedTuple):
 _NO_COX_FIT = CoxFit(None, None, None, None, None, None)
 
 
-def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05) -> CoxFit:
+def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05, ties: str = "efron") -> CoxFit:
     """The Cox model of `compute_cox_hr` (x = 1 vs 0, Efron ties, Wald CI and p), optionally
     stratified, also giving the log HR (coef) and its SE (the inputs of a meta-analysis).
 
@@ -317,6 +450,7 @@ def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05) -> CoxFit:
     failed, non-converging or non-finite fit) and, stratified, when no stratum holds both
     groups (the HR has no information then).
     """
+    _require_efron(ties)
     t, e = _as_time_event(time, event)
     xv = np.asarray(x, dtype=float)
     if xv.shape != t.shape or (xv.size and not np.isin(xv, [0, 1]).all()):

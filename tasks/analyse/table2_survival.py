@@ -3,9 +3,10 @@
 Rows (all group1 = SALVGRP):
 - OS and RFS per salvage group, and OS per salvage group × PRHSCT (group2 = PRHSCT, Y then N):
   `n` (subjects with the parameter), `events` (CNSR = 0), `median`, `median_lcl`, `median_ucl`
-  (KM median, SAS/R midpoint rule; Brookmeyer–Crowley log-log 95% CI; NE -> NULL).
+  (KM median, SAS/R midpoint rule; Brookmeyer–Crowley log-log 95% CI; NE -> NULL; under the
+  "r" convention profile R survival's `quantile.survfit` on the log-log band instead).
 - OS and RFS, group1_level `Second or later salvage` (reference first salvage), variable_level
-  NULL: `hr`, `hr_lcl`, `hr_ucl`, `p_value` (Cox, Efron ties, Wald) and `p_logrank`.
+  NULL: `hr`, `hr_lcl`, `hr_ucl`, `p_value` (Cox, Efron ties in both profiles, Wald) and `p_logrank`.
 
 RFS uses the ADTTE RFS rows (only subjects in remission have them). Only ADTTE rows of subjects
 in ADSL count (the subject's SALVGRP / PRHSCT come from ADSL). Both salvage groups are always
@@ -22,6 +23,7 @@ from repool.schemas.pooled import SALVAGE_LEVELS, YN
 from repool.schemas.ard import KM_CURVE_COLUMNS
 from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
 from repool.tasks.analyse.statistics import (
+    Conventions,
     check_adsl,
     compute_cox_hr,
     compute_km,
@@ -29,6 +31,7 @@ from repool.tasks.analyse.statistics import (
     compute_km_median_ci,
     compute_km_pointwise_ci,
     compute_logrank_p,
+    conventions_of,
     require_columns,
     require_levels,
 )
@@ -59,10 +62,10 @@ def _survival_data(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     return tte.sort_values(["PARAMCD", "USUBJID"], kind="mergesort").reset_index(drop=True)
 
 
-def _km_stats(sub: pd.DataFrame, alpha: float) -> dict[str, float | None]:
+def _km_stats(sub: pd.DataFrame, alpha: float, conventions: Conventions) -> dict[str, float | None]:
     km = compute_km(sub["time"], sub["event"])
-    lcl, ucl = compute_km_median_ci(km, alpha=alpha)
-    return {"n": len(sub), "events": int(sub["event"].sum()), "median": compute_km_median(km),
+    lcl, ucl = compute_km_median_ci(km, alpha=alpha, conventions=conventions)
+    return {"n": len(sub), "events": int(sub["event"].sum()), "median": compute_km_median(km, conventions),
             "median_lcl": lcl, "median_ucl": ucl}
 
 
@@ -77,20 +80,23 @@ def _subsets(tte: pd.DataFrame):
             yield "OS", group, prior, tte[m]
 
 
-def compute_table2(adsl: pd.DataFrame, adtte: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """ADSL + ADTTE -> the table2 ARD frame; intervals at confidence level 1 - alpha."""
+def compute_table2(adsl: pd.DataFrame, adtte: pd.DataFrame, alpha: float = 0.05,
+                   conventions: str | Conventions | None = None) -> pd.DataFrame:
+    """ADSL + ADTTE -> the table2 ARD frame; intervals at confidence level 1 - alpha; the corner
+    cases of medians, CIs and Cox ties per the convention profile ("sas" default, or "r")."""
+    conv = conventions_of(conventions)
     tte = _survival_data(adsl, adtte)
     rows = []
     for var, group, prior, sub in _subsets(tte):
         key = {"group1": SALVGRP, "group1_level": group}
         if prior is not None:
             key |= {"group2": "PRHSCT", "group2_level": prior}
-        for name, value in _km_stats(sub, alpha).items():
+        for name, value in _km_stats(sub, alpha, conv).items():
             rows.append(ard_row(TABLE_ID, var, name, value, **key))
     for var in PARAMS:
         sub = tte[tte["PARAMCD"] == var]
         later = (sub["SALVGRP"] == _LATER).astype(int)
-        hr = compute_cox_hr(sub["time"], sub["event"], later, alpha=alpha)
+        hr = compute_cox_hr(sub["time"], sub["event"], later, alpha=alpha, ties=conv.cox_ties)
         p_lr = compute_logrank_p(sub["time"], sub["event"], later)
         key = {"group1": SALVGRP, "group1_level": _LATER}
         for name, value in (("hr", hr.hr), ("hr_lcl", hr.hr_lcl), ("hr_ucl", hr.hr_ucl),

@@ -18,7 +18,8 @@ Across studies (group1 = SALVGRP, group1_level `Second or later salvage`):
   with `hr`/`or`, `_lcl`, `_ucl`, `p_value`; variable_level NULL with `k` (studies combined:
   those with an estimable effect), `q`, `q_p`, `i2` (percent), `tau2`. NULL when k < 2.
 
-Every interval at level 1 - alpha. Only rows of ADSL subjects count; a subject's study and
+Every interval at level 1 - alpha; medians and their CIs, and the Cox tie method, per the convention
+profile (`conventions`, as table2). Only rows of ADSL subjects count; a subject's study and
 salvage group come from ADSL.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pandas as pd
 from repool.schemas.pooled import BOR_LEVELS, SALVAGE_LEVELS
 from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
 from repool.tasks.analyse.statistics import (
+    Conventions,
     compute_cox_fit,
     compute_km,
     compute_km_median,
@@ -38,6 +40,7 @@ from repool.tasks.analyse.statistics import (
     compute_meta_analysis,
     compute_odds_ratio,
     compute_proportion_ci,
+    conventions_of,
     require_columns,
 )
 # the same remission and survival rows as tables 2 and 3 (one definition each)
@@ -56,19 +59,19 @@ def _exp(x: float | None) -> float | None:
 
 
 def _study_rows(study: str, group: str | None, subjects: pd.DataFrame, os_rows: pd.DataFrame,
-                alpha: float) -> list[dict]:
+                alpha: float, conv: Conventions) -> list[dict]:
     key = {"group1": STUDY, "group1_level": study}
     if group is not None:
         key |= {"group2": SALVGRP, "group2_level": group}
     N, n_rem = len(subjects), int(subjects["remission"].sum())
     lo, hi = compute_proportion_ci(n_rem, N, alpha=alpha)
     km = compute_km(os_rows["time"], os_rows["event"])
-    m_lcl, m_ucl = compute_km_median_ci(km, alpha=alpha)
+    m_lcl, m_ucl = compute_km_median_ci(km, alpha=alpha, conventions=conv)
     rows = [ard_row(TABLE_ID, "PATIENTS", "n", N, **key)]
     rows += [ard_row(TABLE_ID, "REMISSION", name, v, **key) for name, v in (
         ("n", n_rem), ("N", N), ("pct", 100 * n_rem / N if N else None), ("ci_lower", lo), ("ci_upper", hi))]
     rows += [ard_row(TABLE_ID, "OS", name, v, **key) for name, v in (
-        ("n", len(os_rows)), ("events", int(os_rows["event"].sum())), ("median", compute_km_median(km)),
+        ("n", len(os_rows)), ("events", int(os_rows["event"].sum())), ("median", compute_km_median(km, conv)),
         ("median_lcl", m_lcl), ("median_ucl", m_ucl))]
     return rows
 
@@ -86,8 +89,10 @@ def _meta_rows(variable: str, ratio: str, effects: list[tuple], alpha: float) ->
 
 
 def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
-                    alpha: float = 0.05) -> pd.DataFrame:
-    """ADSL + ADTTE + ADRS -> the `studies` ARD frame; intervals at confidence level 1 - alpha."""
+                    alpha: float = 0.05, conventions: str | Conventions | None = None) -> pd.DataFrame:
+    """ADSL + ADTTE + ADRS -> the `studies` ARD frame; intervals at confidence level 1 - alpha;
+    medians, their CIs and Cox ties per the convention profile ("sas" default, or "r")."""
+    conv = conventions_of(conventions)
     require_columns(adsl, [STUDY], "adsl")
     if adsl[STUDY].isna().any():
         raise ValueError("adsl: column 'STUDYID' has missing values")
@@ -105,13 +110,13 @@ def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
     rows, log_hr, log_or = [], [], []  # per study (estimate, SE), None where not estimable
     for study in studies:
         subj, os_study = subjects[subjects["study"] == study], os_all[os_all["study"] == study]
-        rows += _study_rows(study, None, subj, os_study, alpha)
+        rows += _study_rows(study, None, subj, os_study, alpha, conv)
         for group in SALVAGE_LEVELS:
             rows += _study_rows(study, group, subj[subj["group"] == group], os_study[os_study["SALVGRP"] == group],
-                                alpha)
+                                alpha, conv)
         key = {"group1": STUDY, "group1_level": study, "group2": SALVGRP, "group2_level": _LATER}
         cox = compute_cox_fit(os_study["time"], os_study["event"], (os_study["SALVGRP"] == _LATER).astype(int),
-                              alpha=alpha)
+                              alpha=alpha, ties=conv.cox_ties)
         rows += [ard_row(TABLE_ID, "OS", name, getattr(cox, name), **key)
                  for name in ("hr", "hr_lcl", "hr_ucl", "p_value")]
         log_hr.append((cox.log_hr, cox.se))
@@ -126,7 +131,7 @@ def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
         log_or.append(tuple(compute_log_odds_ratio(*cells)))
 
     strat = compute_cox_fit(os_all["time"], os_all["event"], (os_all["SALVGRP"] == _LATER).astype(int),
-                            strata=os_all["study"], alpha=alpha)
+                            strata=os_all["study"], alpha=alpha, ties=conv.cox_ties)
     rows += [ard_row(TABLE_ID, "OS_STRATIFIED", name, getattr(strat, name), group1=SALVGRP, group1_level=_LATER)
              for name in ("hr", "hr_lcl", "hr_ucl", "p_value")]
     rows += _meta_rows("OS_META", "hr", log_hr, alpha)

@@ -3,14 +3,20 @@
 Reads ARD rows only; no statistic is computed here (formatting and the group N, which is the
 sum of the table 1 SEX counts, are the only arithmetic). A NULL statistic (not estimable) is
 shown as "NE"; a row absent from the ARD as "—".
+
+Displayed numbers round per the version's convention profile (`conventions` of its parameters,
+results.md "Conventions"): "sas" half away from zero (`round_half_up`), "r" as R's `round()`
+(`round_r`); every footnote names the profile.
 """
 from __future__ import annotations
 
 
 import json
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -43,6 +49,9 @@ TABLE_NOTES = {
                "estimable is left out); I² in %. NE = not estimable.",
 }
 DEFAULT_LEVEL = 0.95
+# Convention profiles (results.md "Conventions"): the name stored in a version's parameters -> footnote label.
+CONVENTION_LABELS = {"sas": "SAS (PROC LIFETEST/PHREG)", "r": "R (survival)"}
+DEFAULT_CONVENTIONS = "sas"  # versions published before the profiles were computed with these rules
 
 
 def format_level(confidence_level: float) -> str:
@@ -58,8 +67,25 @@ def level_of(parameters: dict | None) -> float:
     return DEFAULT_LEVEL if alpha is None else round(1 - float(alpha), 10)
 
 
-def table_note(table_id: str, confidence_level: float = DEFAULT_LEVEL) -> str:
-    return TABLE_NOTES[table_id].replace("{ci}", format_level(confidence_level))
+def conventions_of(parameters: dict | str | None) -> str:
+    """The convention profile of a version from its stored parameters, "sas" when absent."""
+    if isinstance(parameters, str):
+        parameters = json.loads(parameters)
+    name = (parameters or {}).get("conventions") or DEFAULT_CONVENTIONS
+    if name not in CONVENTION_LABELS:
+        raise ValueError(f"unknown conventions {name!r}; expected one of {sorted(CONVENTION_LABELS)}")
+    return name
+
+
+def conventions_note(conventions: str = DEFAULT_CONVENTIONS) -> str:
+    """'Conventions: SAS (PROC LIFETEST/PHREG).' — the sentence every footnote ends with."""
+    return f"Conventions: {CONVENTION_LABELS[conventions]}."
+
+
+def table_note(table_id: str, confidence_level: float = DEFAULT_LEVEL, conventions: str | None = None) -> str:
+    """The table's footnote at `confidence_level`, ending with the profile (None: the active one)."""
+    name = _ACTIVE_CONVENTIONS.get() if conventions is None else conventions
+    return f"{TABLE_NOTES[table_id].replace('{ci}', format_level(confidence_level))} {conventions_note(name)}"
 STUB = "Characteristic"
 SPAN_SEP = ": "  # table4 column names: "<group column>: <grade column>"
 ANY_GRADE, GRADE3 = "any grade", "grade ≥3"
@@ -77,9 +103,65 @@ ABSENT = _Absent()  # the ARD has no such row (distinct from a NULL stat = not e
 # ---------------------------------------------------------------- number formatting
 
 def round_half_up(x: float, decimals: int = 0) -> Decimal:
-    """Ordinary (school) rounding, 0.5 away from zero, as printed tables round: 5.45 -> 5, 2.5 -> 3."""
+    """Ordinary (school) rounding, 0.5 away from zero, as printed tables round: 5.45 -> 5, 2.5 -> 3.
+    The "sas" profile's rounding (SAS's ROUND function on the decimal value: 10.45 -> 10.5)."""
     quantum = Decimal(1).scaleb(-decimals)
     return Decimal(repr(float(x))).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+_LOG10_2 = math.log10(2.0)
+
+
+def _r_fround(x: float, digits: int) -> float:
+    """R 4.x `round(x, digits)` (src/nmath/fround.c, private_fround), line by line: digits 0 is
+    nearbyint (half to even on the binary value: 2.5 -> 2, 0.5 -> 0); otherwise the nearer of
+    the two candidates floor(x·10^d)/10^d and ceil(x·10^d)/10^d, compared in double arithmetic,
+    the even one on a tie. Decimal halves therefore mostly go to even (10.45 -> 10.4, 0.125 ->
+    0.12, 5.45 -> 5.4, 0.0005 -> 0), though not always (2.345 -> 2.35); R's sprintf("%.1f") rounds
+    the exact binary value instead (5.45 -> "5.5"). Checked against R 4.2.2 on 4,010 values."""
+    if math.isnan(x) or math.isinf(x) or x == 0.0:
+        return x
+    if digits == 0:
+        return float(round(x))
+    sgn = 1.0
+    if x < 0:
+        sgn, x = -1.0, -x
+    if digits + (math.frexp(x)[1] - 1 + 0.5) * _LOG10_2 > 15:  # logb(x); DBL_DIG: nothing to round
+        return sgn * x
+    pow10 = 10.0 ** digits
+    x10 = pow10 * x
+    i10 = math.floor(x10)
+    xd, xu = i10 / pow10, math.ceil(x10) / pow10
+    du, dd = xu - x, x - xd
+    return sgn * (xu if du < dd or (du == dd and math.fmod(i10, 2.0) == 1) else xd)
+
+
+def round_r(x: float, decimals: int = 0) -> Decimal:
+    """The "r" profile's rounding: R's `round(x, decimals)` shown with `decimals` places (as
+    `format(round(x, d), nsmall = d)`): 0.125 -> 0.12, 2.5 -> 2, 0.5 -> 0, 1.5 -> 2, 10.45 -> 10.4."""
+    return Decimal(f"{_r_fround(float(x), decimals) + 0.0:.{decimals}f}")
+
+
+ROUNDING: dict[str, Callable[[float, int], Decimal]] = {"sas": round_half_up, "r": round_r}
+_ACTIVE_CONVENTIONS: ContextVar[str] = ContextVar("display_conventions", default=DEFAULT_CONVENTIONS)
+
+
+@contextmanager
+def display_conventions(conventions: str | None) -> Iterator[str]:
+    """Within the block, the format_* functions round per `conventions` (None: keep the current)."""
+    name = _ACTIVE_CONVENTIONS.get() if conventions is None else conventions
+    if name not in ROUNDING:
+        raise ValueError(f"unknown conventions {name!r}; expected one of {sorted(ROUNDING)}")
+    token = _ACTIVE_CONVENTIONS.set(name)
+    try:
+        yield name
+    finally:
+        _ACTIVE_CONVENTIONS.reset(token)
+
+
+def round_display(x: float, decimals: int = 0) -> Decimal:
+    """`x` rounded to `decimals` places by the active profile's rule (`display_conventions`)."""
+    return ROUNDING[_ACTIVE_CONVENTIONS.get()](x, decimals)
 
 
 def _is_ne(x) -> bool:
@@ -92,7 +174,7 @@ def format_number(x, decimals: int = 1) -> str:
         return DASH
     if _is_ne(x):
         return NE
-    return str(round_half_up(x, decimals))
+    return str(round_display(x, decimals))
 
 
 def format_natural(x) -> str:
@@ -110,7 +192,7 @@ def format_p(p) -> str:
         return "<0.001"
     if p > 0.999:
         return ">0.999"
-    return str(round_half_up(p, 3))
+    return str(round_display(p, 3))
 
 
 def format_n_pct(n, pct) -> str:
@@ -393,18 +475,20 @@ def _studies_frame(ard: pd.DataFrame, stats: ArdStats, confidence_level: float) 
 
 
 def create_display_table(ard: pd.DataFrame, table_id: str | int,
-                         confidence_level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+                         confidence_level: float = DEFAULT_LEVEL, conventions: str | None = None) -> pd.DataFrame:
     """One table in the paper's layout: column 'Characteristic' and one text column per salvage
     group ('First salvage (N=165)', ...); table4 has '<group>: any grade' / '<group>: grade ≥3';
     `studies` has column 'Study', one row per study, then the stratified, meta-analysis and
-    heterogeneity rows. Interval labels state `confidence_level` (the version's 1 - alpha)."""
+    heterogeneity rows. Interval labels state `confidence_level` (the version's 1 - alpha);
+    numbers round per `conventions` (the version's profile; None: the active one, "sas" by default)."""
     tid = normalize_table_id(table_id)
     stats = ArdStats(ard)
-    if tid == "table4":
-        return _table4_frame(stats)
-    if tid == STUDIES_TABLE:
-        return _studies_frame(ard, stats, confidence_level)
-    return _group_columns_frame(stats, _GROUP_COLUMN_ROWS[tid], confidence_level)
+    with display_conventions(conventions):
+        if tid == "table4":
+            return _table4_frame(stats)
+        if tid == STUDIES_TABLE:
+            return _studies_frame(ard, stats, confidence_level)
+        return _group_columns_frame(stats, _GROUP_COLUMN_ROWS[tid], confidence_level)
 
 
 def split_column(column: str) -> tuple[str | None, str]:
@@ -467,15 +551,16 @@ def _spanner_line(runs: list[tuple[str, int, int]], widths: list[int]) -> str:
 
 
 def render_text(ard: pd.DataFrame, table_id: str | int | None = None,
-                confidence_level: float = DEFAULT_LEVEL) -> str:
+                confidence_level: float = DEFAULT_LEVEL, conventions: str = DEFAULT_CONVENTIONS) -> str:
     """The tables (all, or one) as plain aligned text with titles and footnotes. All: table 5
-    (`studies`) only where the ARD has its rows (versions published before it have none)."""
+    (`studies`) only where the ARD has its rows (versions published before it have none).
+    Numbers round, and footnotes name the profile, per `conventions` (the version's)."""
     if table_id is None:
         tids = tuple(t for t in TABLE_IDS if t != STUDIES_TABLE or has_table(ard, t))
     else:
         tids = (normalize_table_id(table_id),)
     blocks = []
     for tid in tids:
-        table = format_text_table(create_display_table(ard, tid, confidence_level))
-        blocks.append(f"{TABLE_TITLES[tid]}\n\n{table}\n\n{table_note(tid, confidence_level)}")
+        table = format_text_table(create_display_table(ard, tid, confidence_level, conventions))
+        blocks.append(f"{TABLE_TITLES[tid]}\n\n{table}\n\n{table_note(tid, confidence_level, conventions)}")
     return "\n\n\n".join(blocks) + "\n"

@@ -24,6 +24,8 @@ from repool.tasks.render.display import (
     LATER,
     STUDIES_TABLE,
     TABLE_IDS,
+    conventions_of,
+    display_conventions,
     format_estimate_ci,
     format_level,
     has_table,
@@ -75,14 +77,16 @@ def _gt_table4_labels(gt: GT, columns: list[str]) -> GT:
     return gt.cols_label(**{c: split_column(c)[1] for c in columns if split_column(c)[0]})
 
 
-def render_table_html(ard: pd.DataFrame, table_id: str, confidence_level: float = 0.95) -> str:
-    """One table as great_tables HTML (inline style, fixed id so the bytes are reproducible)."""
-    df = create_display_table(ard, table_id, confidence_level)
+def render_table_html(ard: pd.DataFrame, table_id: str, confidence_level: float = 0.95,
+                      conventions: str | None = None) -> str:
+    """One table as great_tables HTML (inline style, fixed id so the bytes are reproducible);
+    numbers round, and the footnote names the profile, per `conventions` (None: the active one)."""
+    df = create_display_table(ard, table_id, confidence_level, conventions)
     stub = df.columns[0]  # 'Characteristic'; 'Study' in table 5
     gt = (GT(df, rowname_col=stub, id=table_id)
           .tab_header(title=TABLE_TITLES[table_id])
           .tab_stubhead(label=stub)
-          .tab_source_note(table_note(table_id, confidence_level))
+          .tab_source_note(table_note(table_id, confidence_level, conventions))
           .cols_align(align="center", columns=[c for c in df.columns if c != stub]))
     if table_id == "table4":
         gt = _gt_table4_labels(gt, [c for c in df.columns if c != stub])
@@ -364,6 +368,12 @@ def render_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     level = level_of(meta.get("parameters"))
+    with display_conventions(conventions_of(meta.get("parameters"))):  # rounding and footnotes per the version
+        return _write_report(ard, km_curves, meta, out_dir, level, reproduction, extra_sections)
+
+
+def _write_report(ard: pd.DataFrame, km_curves: pd.DataFrame | None, meta: dict, out_dir: Path, level: float,
+                  reproduction: pd.DataFrame | None, extra_sections: list[tuple[str, str]] | None) -> Path:
     sections = [
         _section("Lineage", _lineage_html(meta)),
         _section("Parameters", _parameters_html(meta)),

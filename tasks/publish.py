@@ -229,10 +229,11 @@ def render_version_report(ard: pd.DataFrame, km: pd.DataFrame, meta: dict, folde
 
 def create_table_artifacts(ard: pd.DataFrame, parameters: dict) -> None:
     """One Prefect table artifact per analysis table: aggregates rendered from the ARD, never rows."""
-    from repool.tasks.render.display import create_display_table, level_of
+    from repool.tasks.render.display import conventions_of, create_display_table, level_of
 
     for table_id in ard["table_id"].drop_duplicates():
-        display = create_display_table(ard[ard["table_id"] == table_id], table_id, level_of(parameters)).astype(str)
+        display = create_display_table(ard[ard["table_id"] == table_id], table_id, level_of(parameters),
+                                       conventions_of(parameters)).astype(str)
         create_table_artifact(key=f"repool-{table_id}", table=display.reset_index().to_dict(orient="records"),
                               description=f"{table_id}: aggregate results (ARD rendered)")
 

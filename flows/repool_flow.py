@@ -39,7 +39,7 @@ def _label(path: str) -> str:
 def select_deliveries(settings: Settings, run_id: str, flow_run_id: str | None, candidates: dict[str, list[str]]):
     """Round by round, every study's next candidate goes through ingest -> validate -> stage
     concurrently, until each study has an accepted delivery or has run out of candidates."""
-    pending, accepted, refused = dict(candidates), {}, []
+    pending, accepted, refused = {s: paths for s, paths in candidates.items() if paths}, {}, []
     while pending:
         staged = {}
         for study, paths in pending.items():

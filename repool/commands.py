@@ -94,6 +94,9 @@ def _run_flow(settings: Settings, pins: dict[str, str]) -> int:
               file=sys.stderr)
         for line in data.get("quarantine", [])[:20]:
             print(f"repool:   {line}", file=sys.stderr)
+    if data.get("recorded"):
+        print(f"repool: {len(data['recorded'])} warning(s) recorded (see `repool audit --run {data['run_id']}`)",
+              file=sys.stderr)
     print(f"repool: {data['message']}", file=sys.stderr)
     print(f"version: {data['version']}")
     print(f"report: {data['report']}")

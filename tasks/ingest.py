@@ -201,6 +201,7 @@ def discover_deliveries(deliveries_dir: Path, registry: dict[str, Study], pinned
         if entry.is_symlink() or not entry.is_dir() or not _inside(entry, deliveries_dir):
             note("path_unsafe" if entry.is_symlink() else "unexpected_entry", entry.name, None, entry,
                  "a registered study's entry must be a real folder inside the data root (not read)")
+            found[entry.name] = []  # present but unreadable: the study has no valid delivery, the run says so
             continue
         cuts = []
         for cut in sorted(entry.iterdir()):
@@ -517,7 +518,7 @@ def discover(settings: Settings, run_id: str | None = None, flow_run_id: str | N
     if records and run_id is not None:
         with connect(settings.db_path) as con:
             record_failures(con, run_id, flow_run_id, decide(records, load_policy(settings.policy_file)))
-    if not found:
+    if not any(found.values()):
         raise FileNotFoundError(f"no delivery of a registered study under {settings.deliveries_dir}")
     return {study: [str(p) for p in paths] for study, paths in found.items()}
 

@@ -19,7 +19,20 @@ from repool.tasks import in_prefect_run
 from repool.tasks.audit import utc_now
 from repool.tasks.db import connect, create_schemas
 from repool.tasks.ingest import DeliveryResult
-from repool.tasks.validate.policy import load_policy
+from repool.tasks.validate.policy import ACTION_TAKEN, load_policy
+
+MAX_RECORDED_LINES = 200
+
+
+def describe_recorded(rows: list[tuple]) -> list[str]:
+    """Warning lines for the run's outcome: study, delivery, rule, file, row, column, never a value."""
+    lines = []
+    for study, delivery_id, reason, file, row, column in rows[:MAX_RECORDED_LINES]:
+        where = "".join(f" {k} {v}" for k, v in (("file", file), ("row", row), ("column", column)) if v is not None)
+        lines.append(f"{study or '-'}@{delivery_id or '-'}: {reason} in{where or ' delivery'}")
+    if len(rows) > MAX_RECORDED_LINES:
+        lines.append("... more: see `repool audit`")
+    return lines
 
 
 @task(name="start-run", cache_policy=NO_CACHE)
@@ -55,15 +68,20 @@ def finish_run(settings: Settings, run_id: str, status: str, version: str | None
     with connect(settings.db_path) as con:
         con.execute("UPDATE audit.runs SET finished_at = ?, status = ?, result_version = ?, message = ? WHERE run_id = ?",
                     [utc_now(), status, version, message, run_id])
+        recorded = con.execute(
+            'SELECT DISTINCT study, delivery_id, reason, file, row, "column" FROM audit.validation_failures '
+            "WHERE run_id = ? AND action = ? ORDER BY ALL LIMIT ?", [run_id, ACTION_TAKEN["warn"], MAX_RECORDED_LINES + 1]
+        ).fetchall()
     if in_prefect_run():
         create_markdown_artifact(key="repool-run-summary", markdown=summary_markdown,
                                  description="What this run pooled and why")
     excluded = [q for r in accepted for q in r.quarantined]
-    outcome = {"run_id": run_id, "status": status, "message": message}
+    outcome = {"run_id": run_id, "status": status, "message": message,
+               "refused": [r.public_message for r in refused], "recorded": describe_recorded(recorded)}
     if version is not None and status != "failed":
         outcome |= {"version": version,
                     "report": str(Path(folder or settings.results_dir / version) / "report.html"),
-                    "refused": [r.public_message for r in refused], "quarantined": len(excluded),
+                    "quarantined": len(excluded),
                     "quarantine": [f"{q['study']}@{q['delivery_id']}: {q['reason']} in {q['file']} row {q['row']} "
                                    f"column {q['column']}" for q in excluded]}
     return outcome

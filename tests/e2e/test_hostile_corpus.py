@@ -675,36 +675,30 @@ class Case:
 C = Case  # (short, for the table below)
 
 
-STATE_OF_WARNINGS = ("the state names only refused deliveries and quarantined subjects: warnings "
-                     "(unregistered_study, unexpected_entry, unlisted_file, extra_column, column_order, "
-                     "subject_count_drop) reach neither Completed.data nor its message "
-                     "(tasks/runs.py finish_run; discovery records are dropped by flows/repool_flow.py)")
-LINK_STUDY = ("a registered study whose folder links outside the data root is dropped at discovery "
-              "(tasks/ingest.py discover_deliveries) and the flow publishes a new version without that study "
-              "(flows/repool_flow.py: `missing` compares accepted studies with discovered candidates only); "
-              "it should fail or stay on v1 instead")
+LINK_STUDY = ("a registered study whose folder links outside the data root has no delivery to refuse: the run "
+              "fails (nothing published, path_unsafe in the audit) instead of ending 'Completed with exclusions' "
+              "with a refusal line")
 
 CASES: list[Case] = [
     # 1. names as code ---------------------------------------------------------------------------
     C("unregistered-sql-name", 1, "names", None, "recorded", "unregistered_study", SQL_NAME, b_unregistered(SQL_NAME),
-      discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      discovery=True),
     C("unregistered-obrien", 1, "names", None, "recorded", "unregistered_study", "O'Brien-1",
-      b_unregistered("O'Brien-1"), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_unregistered("O'Brien-1"), discovery=True),
     C("unregistered-double-quote", 1, "names", None, "recorded", "unregistered_study",
       '"; DELETE FROM audit.validation_failures; --', b_unregistered('"; DELETE FROM audit.validation_failures; --'),
-      discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      discovery=True),
     C("unregistered-template-tag", 1, "names", None, "recorded", "unregistered_study", "{{ source('adsl') }}",
-      b_unregistered("{{ source('adsl') }}"), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_unregistered("{{ source('adsl') }}"), discovery=True),
     C("listed-file-name-with-sql-206", 1, "paths", S206, "refused", "manifest_invalid", "manifest.json",
       b_listed_quote_file("O'Brien.csv")),
     C("listed-file-name-with-sql-211", 1, "paths", S211, "refused", "manifest_invalid", "manifest.json",
       b_listed_quote_file("adsl'); DROP TABLE results.ard; --.xpt")),
     C("csv-column-name-with-quotes", 1, "warn2", S206, "accepted", "extra_column", "patients.csv",
-      b_csv_extra_column("O'Brien\") DROP TABLE results.ard --"), xfail={"state": STATE_OF_WARNINGS}),
-    C("xpt-column-name-with-quotes", 1, "warn2", S211, "accepted", "extra_column", "adsl.xpt", b_xpt_quote_column,
-      xfail={"state": STATE_OF_WARNINGS}),
+      b_csv_extra_column("O'Brien\") DROP TABLE results.ard --")),
+    C("xpt-column-name-with-quotes", 1, "warn2", S211, "accepted", "extra_column", "adsl.xpt", b_xpt_quote_column),
     C("parquet-column-name-with-sql", 1, "warn1", S311, "accepted", "extra_column", "adsl.parquet",
-      b_parquet_extra_column(SQL_NAME), xfail={"state": STATE_OF_WARNINGS}),
+      b_parquet_extra_column(SQL_NAME)),
     C("subject-id-with-sql", 1, "warn4", S311, "accepted", None, None, b_sql_subject_id),
     C("csv-column-named-twice", 1, "paths", S206, "refused", "unreadable_file", "patients.csv", b_column_named_twice),
     C("xpt-column-named-twice", 1, "paths", S211, "refused", "unreadable_file", "adsl.xpt", b_column_named_twice),
@@ -728,7 +722,7 @@ CASES: list[Case] = [
     C("manifest-links-outside", 2, "paths", S211, "refused", "path_unsafe", "manifest.json", b_link_manifest),
     C("delivery-folder-links-outside", 2, "link-delivery", S311, "refused", "path_unsafe", None, b_link_delivery),
     C("study-folder-links-outside", 2, "link-study", S311, "refused", "path_unsafe", None, b_link_study,
-      discovery=True, statuses=("up-to-date", "failed"), xfail={"outcome": LINK_STUDY, "state": LINK_STUDY}),
+      discovery=True, statuses=("up-to-date", "failed"), xfail={"state": LINK_STUDY}),
     # 3. manifest shape ---------------------------------------------------------------------------------
     C("manifest-is-an-array", 3, "manifest", S206, "refused", "manifest_invalid", "manifest.json",
       b_manifest(lambda d, m: json.dumps([m]))),
@@ -764,24 +758,24 @@ CASES: list[Case] = [
     C("manifest-upper-case-hex", 3, "warn1", S206, "accepted", None, None, b_manifest(_upper_hex)),
     C("manifest-mixed-case-hex", 3, "warn4", S211, "accepted", None, None, b_manifest(_mixed_hex)),
     C("unlisted-files-on-disk", 3, "warn1", S211, "accepted", "unlisted_file", "notes.txt",
-      b_unlisted("notes.txt", "adsl.xpt.bak"), xfail={"state": STATE_OF_WARNINGS}),
+      b_unlisted("notes.txt", "adsl.xpt.bak")),
     C("listed-file-beyond-format", 3, "warn2", S311, "accepted", "unlisted_file", "define.xml",
-      b_listed_beyond_format, xfail={"state": STATE_OF_WARNINGS}),
+      b_listed_beyond_format),
     # 4. odd folders -------------------------------------------------------------------------------------
     C("cut-not-a-calendar-date", 4, "odd", None, "recorded", "unexpected_entry", f"{S206}/2020-13-45",
-      b_odd_cut(S206, "2020-13-45", "copy"), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_odd_cut(S206, "2020-13-45", "copy"), discovery=True),
     C("cut-in-full-width-digits", 4, "odd", None, "recorded", "unexpected_entry", f"{S311}/２０２０-01-01",
-      b_odd_cut(S311, "２０２０-01-01", "copy"), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_odd_cut(S311, "２０２０-01-01", "copy"), discovery=True),
     C("cut-named-latest", 4, "odd", None, "recorded", "unexpected_entry", f"{S211}/latest",
-      b_odd_cut(S211, "latest", "link"), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_odd_cut(S211, "latest", "link"), discovery=True),
     C("cut-that-is-a-file", 4, "odd", None, "recorded", "unexpected_entry", f"{S211}/2020-01-01",
-      b_odd_cut(S211, "2020-01-01", "file"), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_odd_cut(S211, "2020-01-01", "file"), discovery=True),
     C("hidden-file-in-study", 4, "odd", None, "recorded", "unexpected_entry", f"{S206}/.DS_Store",
-      b_odd_cut(S206, ".DS_Store", "file"), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_odd_cut(S206, ".DS_Store", "file"), discovery=True),
     C("file-under-deliveries", 4, "odd", None, "recorded", "unexpected_entry", "README.txt", b_root_file,
-      discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      discovery=True),
     C("empty-unregistered-study", 4, "odd", None, "recorded", "unregistered_study", "MT103-999",
-      b_unregistered("MT103-999", with_delivery=False), discovery=True, xfail={"state": STATE_OF_WARNINGS}),
+      b_unregistered("MT103-999", with_delivery=False), discovery=True),
     # 5. required values missing at the source -----------------------------------------------------------
     C("csv-empty-age", 5, "q1", S206, "quarantined", "missing_value", "patients.csv",
       b_cell("patients.csv", "AGE", 5, "")),
@@ -815,11 +809,11 @@ CASES: list[Case] = [
     C("parquet-cut-short", 6, "complete", S311, "refused", "truncated_file", "adae.parquet",
       b_truncated("adae.parquet", 100)),
     C("csv-far-fewer-subjects", 6, "warn3", S206, "accepted", "subject_count_drop", "patients.csv",
-      b_fewer_subjects(10), xfail={"state": STATE_OF_WARNINGS}),
+      b_fewer_subjects(10)),
     C("xpt-far-fewer-subjects", 6, "warn3", S211, "accepted", "subject_count_drop", "adsl.xpt",
-      b_fewer_subjects(40), xfail={"state": STATE_OF_WARNINGS}),
+      b_fewer_subjects(40)),
     C("parquet-far-fewer-subjects", 6, "warn3", S311, "accepted", "subject_count_drop", "adsl.parquet",
-      b_fewer_subjects(100), xfail={"state": STATE_OF_WARNINGS}),
+      b_fewer_subjects(100)),
     # 7. impossible values --------------------------------------------------------------------------------
     C("csv-alive-after-cut", 7, "q3", S206, "quarantined", "date_after_cut", "followup.csv",
       b_alive_after_cut(lambda d: "17.03.2031")),
@@ -949,7 +943,10 @@ class Corpus:
         if self.capman is not None:  # hand the captured output back to pytest's report
             sys.stdout.write(held[0] + out)
             sys.stderr.write(held[1] + err)
-        data = state.result(raise_on_failure=False) if state.is_completed() else (state.data or {})
+        try:  # a Failed state carries the run's outcome as its result too
+            data = state.result(raise_on_failure=False)
+        except Exception as exc:  # a crash: its exception
+            data = exc
         if not isinstance(data, dict):
             data = {"exception": repr(data)}
         run_id = data.get("run_id")
@@ -1097,7 +1094,7 @@ def test_state(corpus, case):
         assert line in data.get("quarantine", []), (line, data.get("quarantine"))
         assert state.name == WITH_EXCLUSIONS
     elif case.reason is not None:  # a warning: recorded, and named where the run reports
-        said = (state.message or "") + json.dumps(data, default=str)
+        said = (state.message or "") + json.dumps(data, default=str, ensure_ascii=False)
         assert case.reason in said and f["file"] in said, said
 
 

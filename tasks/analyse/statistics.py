@@ -344,7 +344,6 @@ class HazardRatio(NamedTuple):
     p_value: float | None
 
 
-_NO_HR = HazardRatio(None, None, None, None)
 # lifelines' warnings that the Newton-Raphson estimate is not a proper MLE (separation)
 _NO_CONVERGENCE = ("failed to converge", "norm(delta) is still high")
 
@@ -374,36 +373,8 @@ def compute_cox_hr(time, event, x, alpha: float = 0.05, ties: str = "efron") -> 
     instead warns ("coefficient may be infinite") and reports the estimate where it stopped
     (e.g. HR 1e-9, CI 0–Inf); both profiles keep NE here.
     """
-    _require_efron(ties)
-    t, e = _as_time_event(time, event)
-    xv = np.asarray(x, dtype=float)
-    if xv.shape != t.shape or (xv.size and not np.isin(xv, [0, 1]).all()):
-        raise ValueError("x must be 0/1 and as long as time")
-    if (xv == 1).sum() == 0 or (xv == 0).sum() == 0:
-        return _NO_HR
-    if e[xv == 1].sum() == 0 or e[xv == 0].sum() == 0:
-        return _NO_HR
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
-
-    df = pd.DataFrame({"time": t, "event": e, "x": xv})
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            cph = CoxPHFitter(alpha=alpha).fit(df, duration_col="time", event_col="event")
-    except (ConvergenceError, np.linalg.LinAlgError, ValueError):
-        return _NO_HR
-    if any(m in str(w.message) for w in caught for m in _NO_CONVERGENCE):
-        return _NO_HR
-    s = cph.summary.loc["x"]
-    pct = f"{100 * (1 - alpha):.0f}%"
-    out = HazardRatio(
-        _finite_or_none(s["exp(coef)"]),
-        _finite_or_none(s[f"exp(coef) lower {pct}"]),
-        _finite_or_none(s[f"exp(coef) upper {pct}"]),
-        _finite_or_none(s["p"]),
-    )
-    return out if None not in out else _NO_HR
+    fit = compute_cox_fit(time, event, x, None, alpha=alpha, ties=ties)
+    return HazardRatio(fit.hr, fit.hr_lcl, fit.hr_ucl, fit.p_value)
 
 
 def compute_logrank_p(time, event, group) -> float | None:
@@ -480,13 +451,15 @@ def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05, ties: str 
     if any(m in str(w.message) for w in caught for m in _NO_CONVERGENCE):
         return _NO_COX_FIT
     s = cph.summary.loc["x"]
-    pct = f"{100 * (1 - alpha):.0f}%"
+    # lifelines names the limits by the level ("exp(coef) lower 95%", "... 97.5%"): take them by prefix
+    lower = next(c for c in s.index if c.startswith("exp(coef) lower"))
+    upper = next(c for c in s.index if c.startswith("exp(coef) upper"))
     out = CoxFit(
         _finite_or_none(s["coef"]),
         _finite_or_none(s["se(coef)"]),
         _finite_or_none(s["exp(coef)"]),
-        _finite_or_none(s[f"exp(coef) lower {pct}"]),
-        _finite_or_none(s[f"exp(coef) upper {pct}"]),
+        _finite_or_none(s[lower]),
+        _finite_or_none(s[upper]),
         _finite_or_none(s["p"]),
     )
     return out if None not in out else _NO_COX_FIT

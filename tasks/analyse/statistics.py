@@ -29,6 +29,7 @@ docstring says where and why.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from fractions import Fraction
 from typing import Iterable, NamedTuple, Sequence
@@ -406,6 +407,7 @@ class CoxFit(NamedTuple):
 
 
 _NO_COX_FIT = CoxFit(None, None, None, None, None, None)
+_COX_LOCK = threading.Lock()
 
 
 def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05, ties: str = "efron") -> CoxFit:
@@ -442,7 +444,9 @@ def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05, ties: str 
     from lifelines.exceptions import ConvergenceError
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        # catch_warnings swaps process-wide state: one fit at a time, or a fit running in another thread
+        # (the flow analyses tables concurrently) would see this fit's convergence warnings as its own
+        with _COX_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             cph = CoxPHFitter(alpha=alpha, strata=None if strata is None else ["stratum"])
             cph.fit(df, duration_col="time", event_col="event")

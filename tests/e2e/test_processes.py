@@ -24,13 +24,13 @@ import sys
 import textwrap
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
 from repool import OFFLINE_ENV
+from repool.ephemeral import _healthy
 from repool.tasks.db import DatabaseBusy, connect
 
 from tests.paths import DATA_DIR, REPO_ROOT
@@ -123,14 +123,6 @@ def _uvicorn_children(pid: int) -> list[int]:
 def _port_of(pid: int) -> int:
     args = _cmdline(pid).split()
     return int(args[args.index("--port") + 1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as r:  # 127.0.0.1 only
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def _port_listening(port: int) -> bool:

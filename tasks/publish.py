@@ -222,7 +222,9 @@ def render_version_report(ard: pd.DataFrame, km: pd.DataFrame, meta: dict, folde
     """report.html of a version, from its ARD (and KM curves) only."""
     from repool.tasks.render.report import render_report
     from repool.tasks.render.reproduce import compare_with_publication
+    from repool.tasks.render.submission import write_submission_tables
 
+    write_submission_tables(ard, meta, folder)  # tables/<table_id>.rtf and .docx
     return render_report(ard, km, meta, folder, reproduction=compare_with_publication(ard),
                          extra_sections=meta.get("extra_sections"))
 

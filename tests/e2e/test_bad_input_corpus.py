@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 from tests.paths import DATA_DIR
+from tests.versions import snapshot_version as _snapshot
 from repool.synth.corrupt import CORRUPTION_KINDS, write_corrupt_delivery
 from repool.tasks.db import connect
 
@@ -49,15 +50,6 @@ def _run(root):
     from repool.flows.repool_flow import repool
 
     return repool(data_dir=str(root), return_state=True, gx_checkpoint=False)
-
-
-def _snapshot(root, version) -> tuple[dict, dict]:
-    folder = root / "results" / version
-    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    with connect(root / "repool.duckdb", read_only=True) as con:
-        rows = {t: con.execute(f"SELECT * FROM results.{t} WHERE result_version = ? ORDER BY ALL", [version]).fetchall()
-                for t in ("versions", "lineage", "ard", "km_curves", "exclusions")}
-    return files, rows
 
 
 @pytest.fixture(scope="module")

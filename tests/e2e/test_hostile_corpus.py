@@ -38,6 +38,7 @@ from repool.hashing import sha256_of
 from repool.synth import formats
 from repool.synth.corrupt import CsvFile, _parquet_set, _read_parquet, _read_xpt, _write_parquet, _write_xpt
 from repool.tasks.db import connect
+from tests.versions import snapshot_version as _snapshot
 from tests.paths import DATA_DIR
 
 pytestmark = [pytest.mark.slow,  # (pyreadstat warns when it renames the repeated name of xpt-column-named-twice)
@@ -862,15 +863,6 @@ def _run_flow(root: Path):
     from repool.flows.repool_flow import repool
 
     return repool(data_dir=str(root), return_state=True, gx_checkpoint=False)
-
-
-def _snapshot(root: Path, version: str) -> tuple[dict, dict]:
-    folder = root / "results" / version
-    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    with connect(root / "repool.duckdb", read_only=True) as con:
-        rows = {t: con.execute(f"SELECT * FROM results.{t} WHERE result_version = ? ORDER BY ALL", [version]).fetchall()
-                for t in ("versions", "lineage", "ard", "km_curves", "exclusions")}
-    return files, rows
 
 
 def _database_text(root: Path) -> str:

@@ -1,5 +1,5 @@
 # Flow `repool`: ingest -> validate -> stage every study's newest delivery (falling back to an older
-# one when refused), harmonise the pool, validate it, analyse the four tables and publish a
+# one when refused), harmonise the pool, validate it, analyse every table (TABLE_IDS) and publish a
 # content-addressed result version. Orchestration only: order, fan-out, naming and exits; every
 # rule lives in tasks/, sql/ and schemas/.
 from __future__ import annotations

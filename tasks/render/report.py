@@ -1,8 +1,13 @@
-"""The HTML report of a result version: lineage, tables 1–5, Kaplan–Meier and forest figures, reproduction.
+"""The HTML report of a result version, in a reader's order: a table of contents; tables 1–4 and the
+Kaplan–Meier figures; the study-level results (table 5 and the forest plot, when the ARD has them);
+then lineage, parameters, the reproduction of the publication and the extra sections (run summary,
+changes).
 
 Reads the ARD and the KM step tables only; no statistic is computed here. The output is one
 self-contained file (inline CSS, PNGs as base64 data URIs, no external URL) whose bytes depend
-only on the inputs: great_tables gets fixed ids, matplotlib writes PNGs without metadata.
+only on the inputs: great_tables gets fixed ids, matplotlib writes PNGs without metadata. Every
+figure is also written beside the report as PNG and SVG (`km_os.png`/`.svg`, ...), the SVG with a
+fixed `svg.hashsalt` and no date, so the same inputs give the same bytes.
 """
 from __future__ import annotations
 
@@ -11,11 +16,12 @@ import html
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 from great_tables import GT, html as gt_html
-from matplotlib import ticker as matplotlib_ticker
+from matplotlib import rc_context, ticker as matplotlib_ticker
 from matplotlib.figure import Figure
 
 from repool.tasks.render.display import (
@@ -39,14 +45,16 @@ from repool.tasks.render.display import (
 from repool.tasks.render.reproduce import render_reproduction_html
 
 REPORT_TITLE = "Blinatumomab as first vs second or later salvage: pooled analysis"
-KM_FILES = {"OS": "km_os.png", "RFS": "km_rfs.png"}
-FOREST_FILE = "forest_os.png"
+KM_FILES = {"OS": "km_os.png", "RFS": "km_rfs.png"}  # each also as .svg
+FOREST_FILE = "forest_os.png"  # also as forest_os.svg
 FOREST_TITLE = "Overall survival: hazard ratio by study, second or later vs first salvage"
 KM_TITLES = {"OS": "Overall survival by salvage group", "RFS": "Relapse-free survival by salvage group"}
 GROUP_COLORS = {"First salvage": "#1b6ca8", "Second or later salvage": "#c0392b"}
 RISK_STEPS_MONTHS = (3, 6, 12, 24)
 MAX_RISK_TICKS = 12
 PNG_DPI = 100
+# SVG ids (clip paths, glyphs) are salted hashes: a fixed salt and no date make the bytes reproducible
+SVG_RC = {"svg.hashsalt": "repool", "svg.fonttype": "path"}
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Roboto, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
        color: #222; line-height: 1.4; padding: 0 1em; }
@@ -60,6 +68,8 @@ table.repro tr.flag td { background: #fdecea; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
 figcaption { font-size: .85em; color: #555; }
 pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: .85em; }
+nav.toc { background: #f7f7f7; padding: .4em 1em; border: 1px solid #ddd; }
+nav.toc h2 { border: none; margin-top: .4em; font-size: 1.1em; } nav.toc ol { margin: .3em 0; }
 """
 
 
@@ -139,8 +149,22 @@ def _draw_risk_table(ax, rows: list[tuple[str, str, list[int]]], times: list[flo
             ax.text(t, y, str(n), transform=xaxis, ha="center", fontsize=8, color=color)
 
 
+def save_figure(fig: Figure) -> tuple[bytes, bytes]:
+    """(PNG, SVG) bytes of a figure, both without date or software metadata, SVG ids from a fixed salt."""
+    png, svg = io.BytesIO(), io.BytesIO()
+    fig.savefig(png, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    with rc_context(SVG_RC):
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    return png.getvalue(), svg.getvalue()
+
+
 def render_km_png(km: pd.DataFrame, variable: str) -> bytes:
-    """PNG of the KM curves of `variable` by salvage group with numbers at risk below the axes;
+    """PNG of the KM curves of `variable` (see `render_km_figure`)."""
+    return save_figure(render_km_figure(km, variable))[0]
+
+
+def render_km_figure(km: pd.DataFrame, variable: str) -> Figure:
+    """The KM curves of `variable` by salvage group with numbers at risk below the axes;
     the legend gives each curve's n (at risk at time 0: the group's N for OS, remissions for RFS)."""
     fig = Figure(figsize=(8, 5.6))
     fig.subplots_adjust(left=0.24, right=0.97, top=0.92, bottom=0.33)
@@ -158,17 +182,29 @@ def render_km_png(km: pd.DataFrame, variable: str) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", frameon=False, fontsize=9)
     _draw_risk_table(ax, risk_rows, times)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
-    return buf.getvalue()
+    return fig
 
 
-def _figure_html(png: bytes, variable: str, confidence_level: float) -> str:
+def _write_figure(fig: Figure, out_dir: Path, png_name: str) -> bytes:
+    """Write `png_name` and its .svg twin into `out_dir`; return the PNG bytes (embedded in the report)."""
+    png, svg = save_figure(fig)
+    (out_dir / png_name).write_bytes(png)
+    (out_dir / png_name).with_suffix(".svg").write_bytes(svg)
+    return png
+
+
+def _files_note(png_name: str) -> str:
+    svg_name = Path(png_name).with_suffix(".svg").name
+    return (f' Files: <a href="{html.escape(png_name)}">{html.escape(png_name)}</a>, '
+            f'<a href="{html.escape(svg_name)}">{html.escape(svg_name)}</a>.')
+
+
+def _figure_html(png: bytes, variable: str, confidence_level: float, png_name: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     title = html.escape(KM_TITLES.get(variable, variable))
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
+    return (f'<figure id="km-{variable.lower()}"><img src="data:image/png;base64,{data}" alt="{title}">'
             f"<figcaption>{title}: Kaplan–Meier estimates with pointwise {format_level(confidence_level)} bands; | = censored; "
-            f"numbers at risk below the axes.</figcaption></figure>")
+            f"numbers at risk below the axes.{_files_note(png_name)}</figcaption></figure>")
 
 
 # ---------------------------------------------------------------- forest plot (table 5)
@@ -225,7 +261,12 @@ def _forest_limits(rows) -> tuple[float, float]:
 
 
 def render_forest_png(ard: pd.DataFrame, confidence_level: float = 0.95) -> bytes:
-    """PNG forest plot of the OS hazard ratios (log x axis): per study a square with its CI, the
+    """PNG of the forest plot (see `render_forest_figure`)."""
+    return save_figure(render_forest_figure(ard, confidence_level))[0]
+
+
+def render_forest_figure(ard: pd.DataFrame, confidence_level: float = 0.95) -> Figure:
+    """Forest plot of the OS hazard ratios (log x axis): per study a square with its CI, the
     pooled estimates as diamonds spanning their CI; the values printed on the right."""
     rows = forest_rows(ard)
     height = 1.8 + 0.42 * (len(rows) + 1)
@@ -266,21 +307,18 @@ def render_forest_png(ard: pd.DataFrame, confidence_level: float = 0.95) -> byte
     ax.set_xlabel("Hazard ratio (log scale); < 1 favours second or later salvage, > 1 first salvage")
     ax.set_title(FOREST_TITLE, fontsize=10, pad=18)
     ax.grid(axis="x", alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
-    return buf.getvalue()
+    return fig
 
 
 def _forest_html(ard: pd.DataFrame, out_dir: Path, confidence_level: float) -> str:
-    png = render_forest_png(ard, confidence_level)
-    (out_dir / FOREST_FILE).write_bytes(png)
+    png = _write_figure(render_forest_figure(ard, confidence_level), out_dir, FOREST_FILE)
     data = base64.b64encode(png).decode("ascii")
     title = html.escape(FOREST_TITLE)
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
+    return (f'<figure id="forest-os"><img src="data:image/png;base64,{data}" alt="{title}">'
             f"<figcaption>{title}: Cox hazard ratio per study (squares) with Wald {format_level(confidence_level)} "
             "CIs; diamonds: the Cox model stratified by study and the two-stage meta-analysis (fixed effect, "
             "DerSimonian–Laird random effects), from the version's table 5 rows; NE = not estimable."
-            "</figcaption></figure>")
+            f"{_files_note(FOREST_FILE)}</figcaption></figure>")
 
 
 # ---------------------------------------------------------------- version and lineage
@@ -332,8 +370,33 @@ def _parameters_html(meta: dict) -> str:
 
 # ---------------------------------------------------------------- the report
 
-def _section(title: str, body: str) -> str:
-    return f"<section>\n<h2>{html.escape(title)}</h2>\n{body}\n</section>"
+def _anchor(title: str, taken: set[str]) -> str:
+    """A unique HTML id for a section title: lower-case words joined by '-' ('Run summary' -> 'run-summary')."""
+    base = "-".join(re.findall(r"[a-z0-9]+", title.lower())) or "section"
+    anchor, n = base, 1
+    while anchor in taken:
+        n += 1
+        anchor = f"{base}-{n}"
+    taken.add(anchor)
+    return anchor
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}">\n<h2>{html.escape(title)}</h2>\n{body}\n</section>'
+
+
+def _toc_html(entries: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
+    """The table of contents: (anchor, title, [(anchor, title) of the entries inside]) per section."""
+    items = []
+    for anchor, title, inner in entries:
+        sub = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in inner)
+        items.append(f'<li><a href="#{anchor}">{html.escape(title)}</a>' + (f"<ol>{sub}</ol>" if sub else "") + "</li>")
+    return '<nav class="toc" id="contents">\n<h2>Contents</h2>\n<ol>\n' + "\n".join(items) + "\n</ol>\n</nav>"
+
+
+def _has_curves(km_curves: pd.DataFrame | None, variable: str) -> bool:
+    return (km_curves is not None and not km_curves.empty
+            and bool((km_curves["variable"].eq(variable) & km_curves["group2_level"].isna()).any()))
 
 
 def _figures_html(km_curves: pd.DataFrame | None, out_dir: Path, confidence_level: float) -> str:
@@ -341,12 +404,11 @@ def _figures_html(km_curves: pd.DataFrame | None, out_dir: Path, confidence_leve
         return "<p>No Kaplan–Meier curves were supplied.</p>"
     parts = []
     for variable, filename in KM_FILES.items():
-        if not (km_curves["variable"].eq(variable) & km_curves["group2_level"].isna()).any():
+        if not _has_curves(km_curves, variable):
             parts.append(f"<p>No {variable} curves.</p>")
             continue
-        png = render_km_png(km_curves, variable)
-        (out_dir / filename).write_bytes(png)
-        parts.append(_figure_html(png, variable, confidence_level))
+        png = _write_figure(render_km_figure(km_curves, variable), out_dir, filename)
+        parts.append(_figure_html(png, variable, confidence_level, filename))
     return "\n".join(parts)
 
 
@@ -358,12 +420,13 @@ def render_report(
     reproduction: pd.DataFrame | None = None,
     extra_sections: list[tuple[str, str]] | None = None,
 ) -> Path:
-    """Write `out_dir/report.html` (plus km_os.png, km_rfs.png and, where the ARD has table 5's
-    rows, forest_os.png) and return the report's path.
+    """Write `out_dir/report.html` (plus km_os, km_rfs and, where the ARD has table 5's rows,
+    forest_os, each as .png and .svg) and return the report's path.
 
     `meta`: result_version, created, code_version, deliveries [{study, delivery_id, files:
     [{file, sha256, rows}]}], parameters. `reproduction`: the frame of
-    `repool.tasks.render.reproduce.compare_with_publication`. `extra_sections`: (title, trusted HTML) appended.
+    `repool.tasks.render.reproduce.compare_with_publication`. `extra_sections`: (title, trusted HTML)
+    appended after the reproduction (the run summary, the changes since the previous version).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -374,19 +437,29 @@ def render_report(
 
 def _write_report(ard: pd.DataFrame, km_curves: pd.DataFrame | None, meta: dict, out_dir: Path, level: float,
                   reproduction: pd.DataFrame | None, extra_sections: list[tuple[str, str]] | None) -> Path:
-    sections = [
-        _section("Lineage", _lineage_html(meta)),
-        _section("Parameters", _parameters_html(meta)),
-        _section("Tables", "\n".join(render_table_html(ard, tid, level) for tid in TABLE_IDS
-                                      if tid != STUDIES_TABLE or has_table(ard, tid))),
-        _section("Kaplan–Meier curves", _figures_html(km_curves, out_dir, level)),
+    taken = {"contents", "forest-os"} | set(TABLE_IDS) | {f"km-{v.lower()}" for v in KM_FILES}
+    tables = [tid for tid in TABLE_IDS if tid != STUDIES_TABLE]
+    # (title, body, [(anchor, title) inside it] for the table of contents), in the reader's order
+    parts = [
+        ("Tables", "\n".join(render_table_html(ard, tid, level) for tid in tables),
+         [(tid, TABLE_TITLES[tid]) for tid in tables]),
+        ("Kaplan–Meier curves", _figures_html(km_curves, out_dir, level),
+         [(f"km-{v.lower()}", KM_TITLES[v]) for v in KM_FILES if _has_curves(km_curves, v)]),
     ]
     if has_table(ard, STUDIES_TABLE):  # versions published before table 5 have no study-level rows
-        sections.append(_section("Results by study", _forest_html(ard, out_dir, level)))
-    sections.append(_section("Reproduction of the publication",
-                             render_reproduction_html(reproduction) if reproduction is not None
-                             else "<p>Not run for this report.</p>"))
-    sections += [_section(title, body) for title, body in (extra_sections or [])]
+        parts.append(("Results by study",
+                      render_table_html(ard, STUDIES_TABLE, level) + "\n" + _forest_html(ard, out_dir, level),
+                      [(STUDIES_TABLE, TABLE_TITLES[STUDIES_TABLE]), ("forest-os", FOREST_TITLE)]))
+    parts += [
+        ("Lineage", _lineage_html(meta), []),
+        ("Parameters", _parameters_html(meta), []),
+        ("Reproduction of the publication",
+         render_reproduction_html(reproduction) if reproduction is not None else "<p>Not run for this report.</p>", []),
+    ]
+    parts += [(title, body, []) for title, body in (extra_sections or [])]
+    anchors = [_anchor(title, taken) for title, _, _ in parts]
+    toc = _toc_html([(a, title, inner) for a, (title, _, inner) in zip(anchors, parts)])
+    sections = [_section(a, title, body) for a, (title, body, _) in zip(anchors, parts)]
     title = f"{REPORT_TITLE} — {meta.get('result_version', '')}".strip(" —")
     document = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -394,7 +467,7 @@ def _write_report(ard: pd.DataFrame, km_curves: pd.DataFrame | None, meta: dict,
         f"<h1>{html.escape(REPORT_TITLE)}</h1>\n{_version_html(meta)}\n"
         "<p>Reproduction of Topp MS, et al. Cancer Medicine 2021;10(8):2601–2610 "
         "(doi:10.1002/cam4.3731). Every figure below is read from the result version's ARD.</p>\n"
-        + "\n".join(sections) + "\n</body>\n</html>\n"
+        + toc + "\n" + "\n".join(sections) + "\n</body>\n</html>\n"
     )
     path = out_dir / "report.html"
     path.write_text(document, encoding="utf-8")

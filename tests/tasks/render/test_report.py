@@ -64,16 +64,51 @@ def test_figures_saved_and_embedded(rendered):
 
 
 def test_deterministic_bytes(rendered):
+    """Two renderings of the same inputs: identical report, PNGs and SVGs (matplotlib salts its SVG ids
+    with a random uuid unless svg.hashsalt is set, and dates the file unless metadata Date is None)."""
     first, second = rendered
     assert first.read_bytes() == second.read_bytes()
-    for name in ("km_os.png", "km_rfs.png"):
-        assert (first.parent / name).read_bytes() == (second.parent / name).read_bytes()
+    for name in ("km_os.png", "km_rfs.png", "km_os.svg", "km_rfs.svg"):
+        assert (first.parent / name).read_bytes() == (second.parent / name).read_bytes(), name
+
+
+def test_every_figure_also_as_svg(rendered):
+    path, _ = rendered
+    text = path.read_text(encoding="utf-8")
+    for name in ("km_os", "km_rfs"):
+        svg = (path.parent / f"{name}.svg").read_text(encoding="utf-8")
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "</svg>" in svg
+        assert "<dc:date>" not in svg  # no creation date
+        assert f'href="{name}.png"' in text and f'href="{name}.svg"' in text  # the caption links both files
+
+
+def _section_order(text: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)">\n<h2>', text)
+
+
+def test_readers_order_and_table_of_contents(rendered):
+    """Tables and figures first, then lineage, parameters, reproduction and the extra sections; every
+    entry of the contents points at an id of the page."""
+    text = rendered[0].read_text(encoding="utf-8")
+    assert _section_order(text) == ["tables", "kaplan-meier-curves", "lineage", "parameters",
+                                    "reproduction-of-the-publication", "changes-since-v0"]
+    toc = re.search(r'<nav class="toc" id="contents">(.*?)</nav>', text, re.S)
+    assert toc and text.index("</nav>") < text.index('<section id="tables">')
+    targets = re.findall(r'<a href="#([^"]+)">', toc.group(1))
+    assert targets == ["tables", "table1", "table2", "table3", "table4", "kaplan-meier-curves", "km-os", "km-rfs",
+                       "lineage", "parameters", "reproduction-of-the-publication", "changes-since-v0"]
+    ids = re.findall(r'\sid="([^"]+)"', text)
+    assert all(ids.count(t) == 1 for t in targets), [t for t in targets if ids.count(t) != 1]
+    tables = text[text.index('<section id="tables">'):text.index('<section id="kaplan-meier-curves">')]
+    assert [t for t in ("table1", "table2", "table3", "table4") if f'<div id="{t}"' in tables] == \
+        ["table1", "table2", "table3", "table4"]
 
 
 def test_report_without_curves_or_reproduction(tmp_path):
     path = render_report(build_fixture_ard(), None, {"result_version": "v1"}, tmp_path)
     text = path.read_text(encoding="utf-8")
     assert text.count('class="gt_table"') == 4 and "Not run" in text
+    assert not list(tmp_path.glob("km_*")) and 'href="#km-' not in text  # no figure, no entry for one
 
 
 def test_number_at_risk_from_step_table_with_censor_only_rows():
@@ -103,17 +138,24 @@ def test_report_with_table5_shows_the_table_and_the_forest_plot(tmp_path):
     assert text.count('src="data:image/png;base64,') == 3
     png = (paths[0].parent / "forest_os.png").read_bytes()
     assert png.startswith(b"\x89PNG") and base64.b64encode(png).decode() in text
-    assert text.index("<h2>Kaplan–Meier curves") < text.index("<h2>Results by study") < text.index("<h2>Reproduction")
+    assert text.index("<h2>Kaplan–Meier curves") < text.index("<h2>Results by study") < text.index("<h2>Lineage") \
+        < text.index("<h2>Reproduction")
+    assert _section_order(text)[:4] == ["tables", "kaplan-meier-curves", "results-by-study", "lineage"]
+    study_level = text[text.index('<section id="results-by-study">'):text.index('<section id="lineage">')]
+    assert '<div id="studies"' in study_level and 'id="forest-os"' in study_level  # table 5 and its plot together
+    assert '<a href="#studies">Table 5. Results by study</a>' in text and '<a href="#forest-os">' in text
     assert "Wald 95% CIs" in text and not re.search(r"https?:", text, re.IGNORECASE)
     assert paths[0].read_bytes() == paths[1].read_bytes()
     assert png == (paths[1].parent / "forest_os.png").read_bytes()
+    svg = (paths[0].parent / "forest_os.svg").read_bytes()
+    assert svg.startswith(b"<?xml") and svg == (paths[1].parent / "forest_os.svg").read_bytes()
     level90 = render_report(ard, None, {**META, "parameters": {"alpha": 0.1}}, tmp_path / "c").read_text("utf-8")
     assert "Wald 90% CIs" in level90 and "95%" not in level90
 
 
 def test_no_forest_plot_for_a_version_without_table5(tmp_path):
     render_report(build_fixture_ard(), build_fixture_km(), META, tmp_path)
-    assert not (tmp_path / "forest_os.png").exists()
+    assert not (tmp_path / "forest_os.png").exists() and not (tmp_path / "forest_os.svg").exists()
 
 
 def test_forest_rows_are_read_from_the_ard():

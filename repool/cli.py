@@ -74,10 +74,15 @@ def _build_parser() -> argparse.ArgumentParser:
     _common_paths(sv)
     sv.add_argument("--cron", default="0 6 * * *", help="daily schedule (default: 06:00)")
     sv.add_argument("--watch-interval", type=int, default=60, help="seconds between delivery scans")
+    sv.add_argument("--results-port", type=int, help="port of the read-only HTTP server of the results folder "
+                    "on 127.0.0.1 (default 4202, or a free one when taken)")
     sv.set_defaults(handler="repool.commands:serve")
 
-    srv = sub.add_parser("server", help="start a Prefect server with its UI on 127.0.0.1")
+    srv = sub.add_parser("server", help="start a Prefect server with its UI on 127.0.0.1 (and serve the results folder)")
+    _common_paths(srv)
     srv.add_argument("--port", type=int, default=4200)
+    srv.add_argument("--results-port", type=int, help="port of the read-only HTTP server of the results folder "
+                     "on 127.0.0.1 (default 4201, or a free one when taken)")
     srv.set_defaults(handler="repool.commands:server")
     return parser
 

@@ -192,13 +192,44 @@ def diff(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(args: argparse.Namespace) -> int:
-    from repool.deployments.serve import serve_repool
+def _serve_results(settings: Settings, port: int | None, default_port: int):
+    """Start the read-only HTTP server of the results folder (tasks/render/results_http.py) and
+    return (server, settings that link there); the default port falls back to a free one when taken."""
+    from repool.tasks.render.results_http import serve_results
 
-    return serve_repool(settings_from(args), cron=args.cron, watch_interval=args.watch_interval)
+    try:
+        results = serve_results(settings.results_dir, port if port is not None else default_port,
+                                fallback=port is None)
+    except OSError as exc:
+        raise SystemExit(f"repool: refused: cannot serve the results folder on 127.0.0.1:{port} ({exc.strerror})")
+    print(f"repool: results folder {settings.results_dir} served read-only at {results.url} "
+          "(the run artifacts link the report there)", file=sys.stderr)
+    return results, settings.with_overrides(results_url=results.url)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve the deployments, and the results folder over HTTP: the flow runs this runner starts
+    inherit REPOOL_RESULTS_URL, so their artifacts link the report."""
+    from repool.deployments.serve import serve_repool
+    from repool.tasks.render.results_http import RESULTS_URL_ENV, SERVE_RESULTS_PORT
+
+    results, settings = _serve_results(settings_from(args), args.results_port, SERVE_RESULTS_PORT)
+    os.environ[RESULTS_URL_ENV] = results.url
+    try:
+        return serve_repool(settings, cron=args.cron, watch_interval=args.watch_interval)
+    finally:
+        results.stop()
 
 
 def server(args: argparse.Namespace) -> int:
+    """A Prefect server with its UI, and the results folder over HTTP for the runs that publish there."""
     from repool.deployments.serve import start_server
+    from repool.tasks.render.results_http import RESULTS_URL_ENV, SERVER_RESULTS_PORT
 
-    return start_server(port=args.port)
+    results, _settings = _serve_results(settings_from(args), args.results_port, SERVER_RESULTS_PORT)
+    print(f"repool: in the shells that run repool, for their artifacts to link the report:  "
+          f"export {RESULTS_URL_ENV}={results.url}", file=sys.stderr)
+    try:
+        return start_server(port=args.port)
+    finally:
+        results.stop()

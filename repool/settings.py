@@ -11,6 +11,8 @@ Environment overrides:
     REPOOL_STUDIES       study registry (TOML)        (default: <data dir>/studies.toml, else the bundled one)
     REPOOL_ALPHA         1 - confidence level of every interval                (default: 0.05)
     REPOOL_CONVENTIONS   convention profile of the statistics, `sas` or `r`   (default: sas)
+    REPOOL_RESULTS_URL   where HTTP serves the results folder (set by `repool serve` / `repool server`;
+                         default: none, the run's artifacts say where the report file is)
 
 The work dir is the data root, except for the bundled data of an installed wheel (inside
 site-packages, never written): then `$XDG_DATA_HOME/repool` (default `~/.local/share/repool`).
@@ -42,6 +44,9 @@ class Settings:
     pinned: dict[str, str] = field(default_factory=dict)
     # A subject-level file this much smaller than the study's previous accepted one is recorded.
     subject_drop_threshold: float = 0.25
+    # Base URL of the read-only HTTP server of results_dir (tasks/render/results_http.py): the run's
+    # artifacts link the report there; None: they say where the file is. Not a parameter of the numbers.
+    results_url: str | None = None
     # Analysis parameters that enter the version id.
     teae_window_days: int = 30
     days_per_month: float = DAYS_PER_MONTH
@@ -126,4 +131,6 @@ class Settings:
             kw["alpha"] = float(env["REPOOL_ALPHA"])
         if env.get("REPOOL_CONVENTIONS"):
             kw["conventions"] = env["REPOOL_CONVENTIONS"].strip().lower()
+        if env.get("REPOOL_RESULTS_URL"):
+            kw["results_url"] = env["REPOOL_RESULTS_URL"].strip()
         return cls(**kw)

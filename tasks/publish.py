@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from prefect import task
-from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from repool.resources import package_dir
@@ -268,11 +268,17 @@ def publish_results(settings: Settings, run_id: str, flow_run_id: str | None, id
     if not in_prefect_run():
         return str(folder)
     create_table_artifacts(ard, meta["parameters"])
-    create_link_artifact(key="repool-report", link=(folder / "report.html").resolve().as_uri(),
-                         link_text=f"Report of result version {identity['version']}")
-    if (folder / "data_docs" / "index.html").exists():
-        create_link_artifact(key="repool-data-docs", link=(folder / "data_docs" / "index.html").resolve().as_uri(),
-                             link_text=f"great-expectations Data Docs of {identity['version']} (offline)")
+    from repool.tasks.render.results_http import artifact_for  # a link where HTTP serves the folder, else a note
+
+    for key, path, text in (("repool-report", folder / "report.html", f"Report of result version {identity['version']}"),
+                            ("repool-data-docs", folder / "data_docs" / "index.html",
+                             f"great-expectations Data Docs of {identity['version']} (offline)")):
+        if path.exists():
+            kind, content = artifact_for(settings.results_url, settings.results_dir, path, text)
+            if kind == "link":
+                create_link_artifact(key=key, link=content, link_text=text)
+            else:
+                create_markdown_artifact(key=key, markdown=content, description=text)
     return str(folder)
 
 

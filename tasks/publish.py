@@ -220,11 +220,15 @@ def identify_version(settings: Settings, accepted: list[DeliveryResult]) -> dict
 
 def render_version_report(ard: pd.DataFrame, km: pd.DataFrame, meta: dict, folder: Path) -> Path:
     """report.html of a version, from its ARD (and KM curves) only."""
+    from repool.tasks.render.ars import write_ars
+    from repool.tasks.render.cards import write_cards_ard
     from repool.tasks.render.report import render_report
     from repool.tasks.render.reproduce import compare_with_publication
     from repool.tasks.render.submission import write_submission_tables
 
     write_submission_tables(ard, meta, folder)  # tables/<table_id>.rtf and .docx
+    write_ars(ard, meta, folder)  # ars.json: CDISC ARS v1.0 ReportingEvent
+    write_cards_ard(ard, meta, folder)  # ard_cards.parquet / .csv: the ARD in cards' columns
     return render_report(ard, km, meta, folder, reproduction=compare_with_publication(ard),
                          extra_sections=meta.get("extra_sections"))
 

@@ -24,6 +24,7 @@ COLUMNS = ["table", "label", "group", "statistic", "published", "ours", "differe
 COUNT_STATS = {"n", "n_grade3", "N"}
 PCT_STATS = {"pct": "n", "pct_grade3": "n_grade3"}  # percentage -> the count it is a share of
 P_STATS = {"p_value", "p_logrank"}
+LIMIT_STATS = {"ci_lower", "ci_upper"}  # limits of a count's exact CI (Table 3), in percent
 MAX_DENOMINATOR_SHIFT = 10  # look for another denominator among N-k .. N+k
 
 
@@ -81,6 +82,29 @@ def compare_p(printed: str, ours, logrank=None) -> dict:
         difference = ours - float(text)
     note = "" if _ne(logrank) else f"log-rank p = {_format_p_value(logrank)}"
     return _result(ours, difference, agrees, note)
+
+
+def explain_limit(printed: str, ours: float, n, N, published_n: str | None) -> str:
+    """The likely reason a printed CI limit of a count (in %) disagrees with ours when our count
+    and N reproduce the published count: the publication rounded the limit another way (up,
+    down, twice). Ours is read from the ARD; nothing is recomputed."""
+    value = Decimal(printed)
+    nearest = round_half_up(ours, _decimals(printed))
+    if _ne(n) or _ne(N) or published_n is None or int(published_n) != int(n):
+        return f"ours rounds to {nearest}"
+    step = Decimal(1).scaleb(-_decimals(printed))
+    reasons = []
+    if round_half_up(round_half_up(ours, _decimals(printed) + 1), _decimals(printed)) == value:
+        reasons.append(f"rounded twice ({ours:.2f} → {round_half_up(ours, _decimals(printed) + 1)} → {printed})")
+    elif value == nearest - step and Decimal(repr(ours)) > value:
+        reasons.append(f"truncated ({ours:.2f} → {printed})")
+    elif value == nearest + step and Decimal(repr(ours)) < value:
+        reasons.append(f"rounded up ({ours:.2f} → {printed})")
+    head = (f"our count {n:.0f}/{N:.0f} equals the published count; our 95% limit from it is {ours:.2f}, "
+            f"which rounds to {nearest}, printed {printed}")
+    if not reasons:
+        return head + "; not a rounding of the same limit (likely another CI method or denominator)"
+    return head + "; likely " + " or ".join(reasons)
 
 
 def percentage_follows(n: float, N: float, printed: int) -> bool:
@@ -159,8 +183,18 @@ def _named_denominators(stats: ArdStats, fig: dict) -> dict[str, int]:
     return {} if _ne(known) else {"patients with a known blast count": int(known)}
 
 
-def compare_figure(stats: ArdStats, fig: dict) -> dict:
-    """One published figure against our ARD value."""
+def _key(fig: dict) -> tuple:
+    return fig["table_id"], fig["variable"], fig["group1_level"], fig["variable_level"], fig["group2_level"]
+
+
+def printed_counts(reference: dict) -> dict[tuple, str]:
+    """The printed counts (stat `n`) of a reference document by their coordinates."""
+    return {_key(f): f["printed"] for f in reference["figures"] if f["stat_name"] == "n"}
+
+
+def compare_figure(stats: ArdStats, fig: dict, counts: dict[tuple, str] | None = None) -> dict:
+    """One published figure against our ARD value; `counts` the reference's printed counts (for
+    the reason a CI limit of a count disagrees)."""
     get = lambda stat_name: stats.get(  # noqa: E731
         fig["table_id"], fig["variable"], stat_name, fig["group1_level"], fig["variable_level"], fig["group2_level"])
     name, printed = fig["stat_name"], fig["printed"]
@@ -171,7 +205,11 @@ def compare_figure(stats: ArdStats, fig: dict) -> dict:
                                   _named_denominators(stats, fig))
     if name in P_STATS:
         return compare_p(printed, get(name), get("p_logrank") if name == "p_value" else None)
-    return compare_estimate(printed, get(name))
+    result = compare_estimate(printed, get(name))
+    if name in LIMIT_STATS and not result["agrees"] and result["ours"] is not None:
+        result["note"] = explain_limit(printed, result["ours"], get("n"), _denominator(stats, fig),
+                                       (counts or {}).get(_key(fig)))
+    return result
 
 
 def _group_n_rows(stats: ArdStats, reference: dict) -> list[dict]:
@@ -195,12 +233,13 @@ def compare_with_publication(ard: pd.DataFrame, reference: dict | Path | str | N
     """
     if reference is None or isinstance(reference, (str, Path)):
         reference = load_published(reference or DEFAULT_REFERENCE)
+    counts = printed_counts(reference)
     stats = ArdStats(ard)
     rows = _group_n_rows(stats, reference)
     for fig in reference["figures"]:
         row = {"table": fig["table"], "label": fig["label"], "group": _figure_group(fig),
                "statistic": fig["stat_name"], "published": fig["printed"]}
-        row.update(compare_figure(stats, fig))
+        row.update(compare_figure(stats, fig, counts))
         if fig.get("source"):
             row["note"] = f"({fig['source']}) {row['note']}".strip()
         rows.append(row)

@@ -7,6 +7,7 @@ from repool.tasks.render.reproduce import (
     COLUMNS,
     DEFAULT_REFERENCE,
     compare_with_publication,
+    explain_limit,
     explain_percentage,
     load_published,
     render_reproduction_html,
@@ -113,3 +114,21 @@ def test_renderers(comparison):
 
 def test_reference_file_is_valid_json():
     json.loads(DEFAULT_REFERENCE.read_text(encoding="utf-8"))
+
+
+def test_a_ci_limit_of_a_matching_count_is_explained(comparison):
+    """HSCT after relapse/refractory, later salvage: the published count (9 of 367) is ours, the
+    printed upper limit 4 is not the rounding of its Clopper-Pearson limit, 4.60%:
+    R 4.x `print(binom.test(9, 367)$conf.int, digits = 7)` -> 0.01127349 0.04604070
+    (scipy `binomtest(9, 367).proportion_ci(method="exact")` agrees)."""
+    row = _row(comparison, "Transplanted after relapse and/or refractory post-blinatumomab", LATER, "ci_upper")
+    assert not row["agrees"]
+    assert row["ours"] == pytest.approx(4.604070, abs=5e-6)
+    assert "9/367 equals the published count" in row["note"] and "truncated (4.60 → 4)" in row["note"]
+
+
+def test_explain_limit_reasons():
+    assert "rounded up (4.20 → 5)" in explain_limit("5", 4.2, 9, 367, "9")
+    assert "rounded twice (4.46 → 4.5 → 5)" in explain_limit("5", 4.46, 9, 367, "9")
+    assert "another CI method or denominator" in explain_limit("7", 4.2, 9, 367, "9")
+    assert explain_limit("5", 4.2, 8, 367, "9") == "ours rounds to 4"  # our count differs: no excuse

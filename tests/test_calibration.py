@@ -153,3 +153,52 @@ def test_table4_events_of_interest_are_plausible(ard):
         assert 0.03 <= stat(ard, "table4", "CRS", "n_grade3", group) / N <= 0.05
         assert 0.40 <= stat(ard, "table4", "NEURO", "n", group) / N <= 0.60
         assert 0.08 <= stat(ard, "table4", "NEURO", "n_grade3", group) / N <= 0.14
+
+
+# Issue 12, part 3: the published 95% CIs of every Table 2 median (+-0.3 months) and HR (+-0.05),
+# computed by the pipeline's own statistics (Brookmeyer-Crowley log-log limits, Cox Wald limits).
+# The bundled deliveries are not yet calibrated to the median CIs: the limits they miss are strict
+# xfails with the value measured on them, so the test fails loudly once a regeneration hits them.
+CI_MISSES = {  # (variable, group, prior allo-HSCT, stat) -> measured on the bundled deliveries
+    ("OS", FIRST, None, "median_lcl"): 7.03, ("OS", FIRST, None, "median_ucl"): 14.69,
+    ("OS", LATER, None, "median_lcl"): 4.76,
+    ("RFS", FIRST, None, "median_lcl"): 6.51, ("RFS", FIRST, None, "median_ucl"): 16.39,
+    ("RFS", LATER, None, "median_lcl"): 6.08, ("RFS", LATER, None, "median_ucl"): 8.90,
+    ("OS", FIRST, "Y", "median_lcl"): 7.89, ("OS", FIRST, "Y", "median_ucl"): None,
+    ("OS", FIRST, "N", "median_lcl"): 5.06, ("OS", FIRST, "N", "median_ucl"): 14.13,
+    ("OS", LATER, "Y", "median_lcl"): 5.45, ("OS", LATER, "Y", "median_ucl"): 9.99,
+    ("OS", LATER, "N", "median_ucl"): 6.18,
+}
+MEDIAN_CI_LIMITS = [
+    (variable, group, g2, name)
+    for variable, group, g2 in [("OS", FIRST, None), ("OS", LATER, None), ("RFS", FIRST, None), ("RFS", LATER, None),
+                                ("OS", FIRST, "Y"), ("OS", FIRST, "N"), ("OS", LATER, "Y"), ("OS", LATER, "N")]
+    for name in ("median_lcl", "median_ucl")
+]
+
+
+def _ci_case(variable, group, g2, name):
+    key = (variable, group, g2, name)
+    if key in CI_MISSES:
+        return pytest.param(*key, marks=pytest.mark.xfail(
+            strict=True, reason=f"bundled deliveries: {CI_MISSES[key]} (not calibrated to the median CIs yet)"))
+    return key
+
+
+@pytest.mark.parametrize("variable, group, g2, name", [_ci_case(*k) for k in MEDIAN_CI_LIMITS])
+def test_table2_median_ci_limits(ard, variable, group, g2, name):
+    got = stat(ard, "table2", variable, name, group, g2=g2)
+    want = published("table2", variable, name, group, group2_level=g2)
+    assert got is not None and abs(got - want) <= 0.3, got
+
+
+@pytest.mark.parametrize("variable, name", [(v, n) for v in ("OS", "RFS") for n in ("hr_lcl", "hr_ucl")])
+def test_table2_hazard_ratio_ci_limits(ard, variable, name):
+    got = stat(ard, "table2", variable, name, LATER)
+    assert abs(got - published("table2", variable, name, LATER)) <= 0.05, got
+
+
+def test_table2_p_values_on_the_published_side(ard):
+    """OS printed '<0.001': ours below the bound; RFS printed 0.061: ours not significant at 0.05."""
+    assert stat(ard, "table2", "OS", "p_value", LATER) < p_bound("table2", "OS", "p_value", LATER)
+    assert stat(ard, "table2", "RFS", "p_value", LATER) > 0.05

@@ -18,6 +18,45 @@ HSCT_STATUS = ["CR", "RELAPSE", "REFRACTORY", "OTHER_TX"]
 YN = ["Y", "N"]
 
 
+# ---------------------------------------------------------------------------------------------
+# SQL twins of the dataframe-level checks. The pooled contract runs as SQL over the pooled tables
+# (tasks/validate/pooled_sql.py generates the column rules from these models); a dataframe check is
+# a Python function, so each carries its twin here, beside it: a boolean SQL expression over the
+# model's columns that is TRUE exactly where the pandas check passes (null semantics written out as
+# pandas has them; the runner takes NULL as a failure). tests/tasks/validate/test_pooled_sql.py
+# proves twin and pandas check agree on fixtures, nulls included.
+
+
+def sql_list(values) -> str:
+    """A SQL list of the model's own constants (never data), quotes doubled."""
+    return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")"
+
+
+def sql_twin(check: str, passes: str, columns: tuple[str, ...]):
+    """Attach the SQL twin of the dataframe check named `check`: `passes` is TRUE where the check
+    passes; `columns` are the columns it reads (named in the failure records)."""
+    def attach(fn):
+        fn.__sql_twin__ = {"check": check, "passes": passes, "columns": tuple(columns)}
+        return fn
+    return attach
+
+
+def sql_twins(model: type) -> dict[str, dict]:
+    """check name -> {"check", "passes", "columns"} for every dataframe check of `model`. A check
+    without a twin (or a twin whose name matches no check) is an error: the SQL contract would
+    silently miss it."""
+    twins = {}
+    for klass in reversed(model.__mro__):
+        for attr in vars(klass).values():
+            twin = getattr(getattr(attr, "__func__", attr), "__sql_twin__", None)
+            if twin is not None:
+                twins[twin["check"]] = twin
+    checks = {c.name for c in model.to_schema().checks}
+    if set(twins) != checks:
+        raise LookupError(f"{model.__name__}: dataframe checks {sorted(checks)} but SQL twins {sorted(twins)}")
+    return twins
+
+
 class PooledADSL(pa.DataFrameModel):
     """One row per pooled subject (randomised to and treated with blinatumomab)."""
 
@@ -45,6 +84,7 @@ class PooledADSL(pa.DataFrameModel):
     OTHTXFL: Series[str] = pa.Field(isin=YN)
 
     @pa.dataframe_check(name="last_dose_not_before_first_dose")
+    @sql_twin("last_dose_not_before_first_dose", '"TRTEDT" >= "TRTSDT"', ("TRTSDT", "TRTEDT"))
     def _dose_order(cls, df: pd.DataFrame) -> Series[bool]:
         return df["TRTEDT"] >= df["TRTSDT"]
 
@@ -78,6 +118,8 @@ class PooledADRS(pa.DataFrameModel):
     ADT: Series[pd.Timestamp] = pa.Field(nullable=True)  # BOR: first remission date
 
     @pa.dataframe_check(name="avalc_fits_paramcd")
+    @sql_twin("avalc_fits_paramcd", f"""("PARAMCD" = 'BOR' AND "AVALC" IN {sql_list(BOR_LEVELS)})
+                  OR ("PARAMCD" = 'MRD' AND "AVALC" IN {sql_list(YN)})""", ("PARAMCD", "AVALC"))
     def _avalc_fits(cls, df: pd.DataFrame) -> Series[bool]:
         bor = df["PARAMCD"].eq("BOR") & df["AVALC"].isin(BOR_LEVELS)
         mrd = df["PARAMCD"].eq("MRD") & df["AVALC"].isin(YN)
@@ -108,6 +150,7 @@ class PooledADAE(pa.DataFrameModel):
     SRCTEMFL: Series[str] = pa.Field(isin=YN, nullable=True)  # as delivered (null where not delivered)
 
     @pa.dataframe_check(name="grade_5_is_fatal")
+    @sql_twin("grade_5_is_fatal", '"AETOXGR" IS DISTINCT FROM 5 OR "AEFATFL" = \'Y\'', ("AETOXGR", "AEFATFL"))  # null grade passes (.ne)
     def _grade_5_fatal(cls, df: pd.DataFrame) -> Series[bool]:
         return df["AETOXGR"].ne(5) | df["AEFATFL"].eq("Y")
 

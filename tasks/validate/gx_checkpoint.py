@@ -1,4 +1,13 @@
-"""great_expectations checkpoint over the pooled datasets, with offline Data Docs.
+"""great_expectations checkpoint over the pooled tables in DuckDB, with offline Data Docs.
+
+GX runs against the database, not against pandas frames: a GX SQL datasource (SQLAlchemy through
+`duckdb_engine`) whose connections are cursors of the caller's DuckDB connection, so the
+expectations are SQL queries over `pooled.<name>` and the pool never enters Python. Two details
+make GX 1.24 work on DuckDB (GX knows no DuckDB dialect; fivetran/great_expectations#10738, #11579):
+the connection is read-only and transactionless (`_ReadOnlyDuckDB`: GX returns its connection to the
+pool, which rolls back, before it fetches a metric's rows; a DuckDB rollback drops the pending
+result), and the caller's connection is reused (`creator`), because DuckDB refuses a second
+connection to the same file with another configuration in the same process.
 
 The expectation suites are not written by hand: `repool.schemas.gx_suites.build_gx_suites()`
 generates them at run time from the pandera models in `schemas/pooled.py`, so the pooled contract
@@ -27,6 +36,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -44,14 +54,16 @@ __all__ = ["run_gx_checkpoint", "build_gx_suites", "make_docs_offline", "externa
 
 
 def run_gx_checkpoint(
-    frames: dict[str, pd.DataFrame],
+    con: duckdb.DuckDBPyConnection,
     docs_dir: Path,
     run_name: str,
+    datasets: list[str] | None = None,
+    schema: str = "pooled",
 ) -> dict:
-    """Validate each pooled frame against its suite, build offline Data Docs into `docs_dir`.
+    """Validate each pooled table `<schema>.<name>` against its suite, build offline Data Docs into `docs_dir`.
 
-    `frames` maps dataset names (`adsl`, `adtte`, `adrs`, `adae`; any case) to pandas frames; a name
-    without a suite (`build_gx_suites()`, one per pandera model in `POOLED_MODELS`) is an error.
+    `datasets` names the tables (`adsl`, `adtte`, `adrs`, `adae`; any case; default: every suite of
+    `build_gx_suites()`, one per pandera model in `POOLED_MODELS`); a name without a suite is an error.
     Returns a JSON-serialisable summary::
 
         {"success": bool, "run_name": str, "index_html": "<docs_dir>/index.html",
@@ -61,12 +73,12 @@ def run_gx_checkpoint(
               "exception": str | None}, ...]}}}
     """
     suites = build_gx_suites()
-    frames = {name.lower(): df for name, df in frames.items()}
-    unknown = sorted(set(frames) - set(suites))
+    names = [n.lower() for n in (datasets if datasets is not None else list(suites))]
+    unknown = sorted(set(names) - set(suites))
     if unknown:
         raise ValueError(f"no expectation suite for dataset(s) {unknown} (suites: {sorted(suites)})")
-    if not frames:
-        raise ValueError("no frames to validate")
+    if not names:
+        raise ValueError("no datasets to validate")
 
     import great_expectations as gx  # ~3 s, hence lazy
     from great_expectations.core.run_identifier import RunIdentifier
@@ -86,32 +98,63 @@ def run_gx_checkpoint(
             "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
         },
     )
-    source = ctx.data_sources.add_pandas(name="pooled")
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    source = ctx.data_sources.add_sql(name="pooled", connection_string="duckdb:///:memory:",
+                                      kwargs=_engine_kwargs(con, cursors))
     run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
 
-    datasets: dict[str, dict] = {}
-    for name, df in frames.items():
-        suite = ctx.suites.add(gx.ExpectationSuite(**_suite_kwargs(suites[name])))
-        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("whole")
-        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_vd", data=batch, suite=suite))
-        # One checkpoint per dataset: a checkpoint hands the same batch parameters (the dataframe)
-        # to all its validation definitions. Data Docs are built once, after all of them.
-        checkpoint = ctx.checkpoints.add(
-            gx.Checkpoint(name=f"{SUITE_PREFIX}{name}", validation_definitions=[vd], result_format="SUMMARY")
-        )
-        result = checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
-        (validation,) = result.run_results.values()
-        datasets[name] = _summarise(validation)
+    datasets_out: dict[str, dict] = {}
+    try:
+        for name in names:
+            suite = ctx.suites.add(gx.ExpectationSuite(**_suite_kwargs(suites[name])))
+            batch = source.add_table_asset(name=name, table_name=name, schema_name=schema) \
+                .add_batch_definition_whole_table("whole")
+            vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_vd", data=batch, suite=suite))
+            checkpoint = ctx.checkpoints.add(
+                gx.Checkpoint(name=f"{SUITE_PREFIX}{name}", validation_definitions=[vd], result_format="SUMMARY")
+            )
+            result = checkpoint.run(run_id=run_id)
+            (validation,) = result.run_results.values()
+            datasets_out[name] = _summarise(validation)
+    finally:
+        source.get_engine().dispose()
+        for cursor in cursors:  # a cursor left open would hold the database file after `con` closes
+            cursor.close()
 
     ctx.build_data_docs(site_names=[DOCS_SITE])
     make_docs_offline(docs_dir)
 
     return {
-        "success": all(d["success"] for d in datasets.values()),
+        "success": all(d["success"] for d in datasets_out.values()),
         "run_name": run_name,
-        "datasets": datasets,
+        "datasets": datasets_out,
         "index_html": str(docs_dir / "index.html"),
     }
+
+
+def _engine_kwargs(con: duckdb.DuckDBPyConnection, cursors: list) -> dict:
+    """SQLAlchemy engine arguments: every connection a read-only cursor of `con` (same database),
+    kept in `cursors` for the caller to close."""
+    from duckdb_engine import ConnectionWrapper
+    from sqlalchemy.pool import StaticPool
+
+    class _ReadOnlyDuckDB(ConnectionWrapper):
+        """No transactions: GX only reads, and a rollback would drop the result GX is about to fetch."""
+
+        def begin(self) -> None:
+            pass
+
+        def commit(self) -> None:
+            pass
+
+        def rollback(self) -> None:
+            pass
+
+    def creator() -> _ReadOnlyDuckDB:
+        cursors.append(con.cursor())
+        return _ReadOnlyDuckDB(cursors[-1])
+
+    return {"creator": creator, "poolclass": StaticPool}
 
 
 def _suite_kwargs(doc: dict) -> dict:

@@ -1,47 +1,27 @@
-"""Stage 4b, validate the pool: the pooled contract (schemas/pooled.py), the delivered TEAE flags
-against the re-derived ones, and the great-expectations checkpoint (suites generated from the same
-pooled models). Records name the pooled table, row and column; the policy module decides.
+"""Stage 4b, validate the pool in the database: the pooled contract (schemas/pooled.py, run as SQL by
+tasks/validate/pooled_sql.py), the delivered TEAE flags against the re-derived ones (SQL), and the
+great-expectations checkpoint (suites generated from the same pooled models) against the pooled
+tables in DuckDB. Nothing of the pool is loaded into pandas. Records name the pooled table, row and
+column; the policy module decides.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-import pandera.pandas as pa
+import duckdb
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from repool.schemas.audit import failure
-from repool.schemas.pooled import POOLED_MODELS
 from repool.settings import Settings
 from repool.tasks.audit import record_failures
 from repool.tasks.db import connect
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.validate.delivery import MAX_CASES_PER_CHECK
 from repool.tasks.validate.policy import decide, load_policy
+from repool.tasks.validate.pooled_sql import numbered, table_columns, validate_pooled_tables
 
-
-
-def validate_pooled_frames(frames: dict[str, pd.DataFrame]) -> list[dict]:
-    """The pooled pandera models (lazy); records name the pooled table, row and column."""
-    records: list[dict] = []
-    for name, model in POOLED_MODELS.items():
-        df = frames[name].reset_index(drop=True)
-        df.index = df.index + 1
-        try:
-            model.validate(df, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            cases = exc.failure_cases.drop_duplicates(subset=["column", "check", "index"])
-            for _, case in cases.head(MAX_CASES_PER_CHECK).iterrows():
-                row = None if case["index"] is None or pd.isna(case["index"]) else int(case["index"])
-                subject = str(df.at[row, "USUBJID"]) if row is not None and "USUBJID" in df else None
-                study = str(df.at[row, "STUDYID"]) if row is not None and "STUDYID" in df else None
-                records.append(failure(study, None, "pooled_contract",
-                                       f"pooled.{name} row {row} column {case['column']}: {case['check']} "
-                                       f"failed for {case['failure_case']!r}",
-                                       file=f"pooled.{name}", row=row, column=None if pd.isna(case["column"]) else str(case["column"]),
-                                       value=case["failure_case"], subject=subject, check=str(case["check"])))
-    return records
+__all__ = ["validate_pool", "validate_pooled_tables", "check_teae_flags", "locate_in_source", "failures_from_gx"]
 
 
 # pooled dataset -> the staged file its rows come from, per format
@@ -53,12 +33,18 @@ SOURCE_STEMS = {
 }
 
 
-def locate_in_source(con, records: list[dict], frames: dict[str, pd.DataFrame], lineage: dict[str, Delivery]) -> list[dict]:
+def locate_in_source(con: duckdb.DuckDBPyConnection, records: list[dict], lineage: dict[str, Delivery],
+                     schema: str = "pooled") -> list[dict]:
     """Pooled-contract records pointed at the delivered file and row they came from (the pooled
-    table and row stay in the message): AE rows by their source row (AESEQ), the others by the
-    subject's first row in the staged file."""
+    table and row stay in the message): AE rows by their source row (AESEQ, read from the pooled
+    table in one query), the others by the subject's first row in the staged file."""
     from repool.tasks.stage import staging_table
 
+    ae_rows = sorted({f["row"] for f in records if f.get("file") == "pooled.adae" and f.get("row") is not None})
+    aeseq = {}
+    if ae_rows:
+        aeseq = dict(con.execute(f"SELECT rowid + 1, AESEQ FROM {numbered(con, schema, 'adae')} "
+                                 "WHERE rowid + 1 IN (SELECT unnest(?::BIGINT[]))", [ae_rows]).fetchall())
     out = []
     for f in records:
         d = lineage.get(f.get("study") or "")
@@ -69,7 +55,7 @@ def locate_in_source(con, records: list[dict], frames: dict[str, pd.DataFrame], 
         stem = SOURCE_STEMS[dataset][d.format]
         file = next((name for name in d.files if name.startswith(stem + ".")), None)
         if dataset == "adae":
-            source_row = int(frames["adae"].iloc[f["row"] - 1]["AESEQ"])
+            source_row = None if aeseq.get(f["row"]) is None else int(aeseq[f["row"]])
         else:
             hit = con.execute(f"SELECT min(_row) FROM {staging_table(d.study, stem)} WHERE USUBJID = ?",
                               [f["subject"]]).fetchall()
@@ -80,23 +66,40 @@ def locate_in_source(con, records: list[dict], frames: dict[str, pd.DataFrame], 
     return out
 
 
-def check_teae_flags(adae: pd.DataFrame, lineage: dict[str, Delivery]) -> list[dict]:
-    """Delivered TEAE flags that disagree with the re-derived ones (cross-dataset warning)."""
-    if "SRCTEMFL" not in adae:
+def check_teae_flags(con: duckdb.DuckDBPyConnection, lineage: dict[str, Delivery], schema: str = "pooled",
+                     cap: int = MAX_CASES_PER_CHECK) -> list[dict]:
+    """Delivered TEAE flags that disagree with the re-derived ones (cross-dataset warning), found in
+    SQL over pooled.adae; at most `cap` records per study, then one saying how many more."""
+    cols = table_columns(con, schema, "adae") or {}
+    if "SRCTEMFL" not in cols:
         return []
-    bad = adae[adae["SRCTEMFL"].notna() & (adae["SRCTEMFL"] != adae["TRTEMFL"])]
+    src = numbered(con, schema, "adae")
+    mismatch = "SRCTEMFL IS NOT NULL AND SRCTEMFL IS DISTINCT FROM TRTEMFL"  # pandas: != with NaN is True
+    counts = dict(con.execute(f"SELECT STUDYID, count(*) FROM {src} WHERE {mismatch} GROUP BY ALL").fetchall())
+    if not counts:
+        return []
+    hits = con.execute(
+        f"SELECT STUDYID, USUBJID, AESEQ, SRCTEMFL, TRTEMFL, ASTDT FROM ("
+        f"  SELECT *, row_number() OVER (PARTITION BY STUDYID ORDER BY rowid) AS k FROM {src} WHERE {mismatch}"
+        f") WHERE k <= {int(cap)} ORDER BY STUDYID, k").fetchall()
     records = []
-    for _, r in bad.iterrows():
-        d = lineage[r["STUDYID"]]
+    for study, subject, aeseq, delivered, derived, onset in hits:
+        d = lineage[study]
         file = next((f for f in d.files if f.startswith("adae")), "adae")
-        records.append(failure(r["STUDYID"], d.delivery_id, "teae_flag_mismatch",
-                               f"{file} row {r['AESEQ']}: delivered TRTEMFL={r['SRCTEMFL']} but the TEAE window "
-                               f"gives {r['TRTEMFL']} (onset {pd.Timestamp(r['ASTDT']).date()})",
-                               file=file, sha256=d.files.get(file, {}).get("sha256"), row=int(r["AESEQ"]),
-                               column="TRTEMFL", value=r["SRCTEMFL"], subject=r["USUBJID"]))
+        onset = None if onset is None else (onset.date() if hasattr(onset, "hour") else onset)
+        records.append(failure(study, d.delivery_id, "teae_flag_mismatch",
+                               f"{file} row {aeseq}: delivered TRTEMFL={delivered} but the TEAE window "
+                               f"gives {derived} (onset {onset})",
+                               file=file, sha256=d.files.get(file, {}).get("sha256"), row=int(aeseq),
+                               column="TRTEMFL", value=delivered, subject=subject))
+    for study, n in sorted(counts.items()):
+        if n > cap:
+            d = lineage[study]
+            file = next((f for f in d.files if f.startswith("adae")), "adae")
+            records.append(failure(study, d.delivery_id, "teae_flag_mismatch",
+                                   f"{n - cap} more delivered TRTEMFL flags in {file} disagree with the TEAE window",
+                                   file=file, sha256=d.files.get(file, {}).get("sha256"), column="TRTEMFL"))
     return records
-
-
 
 
 def failures_from_gx(summary: dict) -> list[dict]:
@@ -116,24 +119,27 @@ def failures_from_gx(summary: dict) -> list[dict]:
 
 
 @task(name="validate-pooled", cache_policy=NO_CACHE)
-def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, frames: dict[str, pd.DataFrame],
+def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, frames: dict | None,
                   accepted: list[DeliveryResult], docs_dir: str | None) -> dict:
-    """Pooled contract, TEAE-flag cross-check and GX checkpoint; every failure into the audit.
+    """Pooled contract, TEAE-flag cross-check and GX checkpoint, all over the pooled tables in the
+    run database (settings.db_path); every failure into the audit.
 
+    `frames` is ignored (kept only so the flow's call keeps working; pass None): the pool is
+    validated where it lies, not from pandas frames.
     Returns {"contract_failures": [...], "warnings": [...], "gx": summary | None, "ok": bool};
     a contract failure is decided `reject` (run stopped) by the policy module.
     """
     lineage = {r.study: r.delivery for r in accepted}
     policy = load_policy(settings.policy_file)
-    found = validate_pooled_frames(frames) + check_teae_flags(frames["adae"], lineage)
     gx = None
-    if docs_dir is not None:
-        from repool.tasks.validate.gx_checkpoint import run_gx_checkpoint
-
-        gx = run_gx_checkpoint(frames, Path(docs_dir), run_name=run_id)
-        found += failures_from_gx(gx)
     with connect(settings.db_path) as con:
-        decided = decide(locate_in_source(con, found, frames, lineage), policy)
+        found = validate_pooled_tables(con) + check_teae_flags(con, lineage)
+        if docs_dir is not None:
+            from repool.tasks.validate.gx_checkpoint import run_gx_checkpoint
+
+            gx = run_gx_checkpoint(con, Path(docs_dir), run_name=run_id)
+            found += failures_from_gx(gx)
+        decided = decide(locate_in_source(con, found, lineage), policy)
         record_failures(con, run_id, flow_run_id, decided)
     contract = [f for f in decided if f["action"] == "reject"]
     warnings = [f for f in decided if f["action"] != "reject"]

@@ -1,6 +1,7 @@
-"""great_expectations checkpoint over the pooled datasets: suites generated from the pandera models
-(every pandera constraint an expectation, deterministic), summary shape, failures named, Data Docs
-built offline (no http(s) URL in any file)."""
+"""great_expectations checkpoint over the pooled tables in DuckDB: suites generated from the pandera
+models (every pandera constraint an expectation, deterministic), summary shape, failures named, Data
+Docs built offline (no http(s) URL in any file). The fixture frames are written to a DuckDB database
+(schema `pooled`, as tasks/harmonise.py builds it) and GX queries them there."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pandera.pandas as pa
 import pytest
@@ -89,6 +91,25 @@ def _valid_frames() -> dict[str, pd.DataFrame]:
     return {"adsl": adsl, "adtte": adtte, "adrs": adrs, "adae": adae}
 
 
+def _pooled_db(frames: dict[str, pd.DataFrame], path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """The frames as tables pooled.<name> of a DuckDB database (a file when `path` is given)."""
+    con = duckdb.connect(str(path) if path else ":memory:")
+    con.execute("CREATE SCHEMA IF NOT EXISTS pooled")
+    for name, df in frames.items():
+        con.register("_frame", df)
+        con.execute(f"CREATE TABLE pooled.{name.lower()} AS SELECT * FROM _frame")
+        con.unregister("_frame")
+    return con
+
+
+def _run(frames: dict[str, pd.DataFrame], docs: Path, run_name: str, path: Path | None = None) -> dict:
+    con = _pooled_db(frames, path)
+    try:
+        return gxc.run_gx_checkpoint(con, docs, run_name=run_name, datasets=list(frames))
+    finally:
+        con.close()
+
+
 # What GX would leave behind if it used a file context or wrote relative to the working directory.
 GX_LITTER = ["great_expectations", "uncommitted", "gx/great_expectations.yml", "gx/uncommitted",
              "gx/validation_definitions", "gx/checkpoints", "gx/plugins", "expectations", "validations",
@@ -114,7 +135,7 @@ def valid_run(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(REPO)  # worst case for anything written relative to the working directory
     try:
-        summary = gxc.run_gx_checkpoint(frames, docs, run_name="v0001")
+        summary = _run(frames, docs, "v0001", docs.parent / "pool.duckdb")  # a database file, as in a run
     finally:
         os.chdir(cwd)
     return summary, docs, before, _snapshot()
@@ -128,7 +149,7 @@ def broken_run(tmp_path_factory):
     adsl.loc[2, "USUBJID"] = adsl.loc[1, "USUBJID"]
     frames["adtte"].loc[4, "CNSR"] = 2
     docs = tmp_path_factory.mktemp("broken") / "gx_docs"
-    return gxc.run_gx_checkpoint(frames, docs, run_name="v0002"), docs
+    return _run(frames, docs, "v0002"), docs
 
 
 def _by_type(doc: dict, gx_type: str) -> dict:
@@ -197,11 +218,8 @@ def test_broken_frames_fail_and_name_the_failures(broken_run):
 
 def test_missing_column_and_empty_frame_fail(tmp_path):
     frames = _valid_frames()
-    summary = gxc.run_gx_checkpoint(
-        {"ADRS": frames["adrs"].drop(columns=["AVALC"]), "adae": frames["adae"].iloc[0:0]},
-        tmp_path / "docs",
-        run_name="v0003",
-    )
+    summary = _run({"ADRS": frames["adrs"].drop(columns=["AVALC"]), "adae": frames["adae"].iloc[0:0]},
+                   tmp_path / "docs", "v0003")
     json.dumps(summary, allow_nan=False)
     assert summary["success"] is False and set(summary["datasets"]) == {"adrs", "adae"}
     adrs = {f["expectation"]: f for f in summary["datasets"]["adrs"]["failed"]}
@@ -295,7 +313,7 @@ def test_pandera_violations_fail_the_generated_expectations(tmp_path):
         ("adtte", "USUBJID", "multiple_fields_uniqueness"), ("adtte", "PARAMCD", "multiple_fields_uniqueness"),
         ("adae", "AETOXGR", "less_than_or_equal_to"), ("adae", "ASTDTF", "isin"),
     }
-    summary = gxc.run_gx_checkpoint(frames, tmp_path / "docs", run_name="v0004")
+    summary = _run(frames, tmp_path / "docs", "v0004")
     json.dumps(summary, allow_nan=False)
     failed = {k: [(f["expectation"], f["column"], f["partial_unexpected_list"]) for f in v["failed"]]
               for k, v in summary["datasets"].items()}
@@ -327,7 +345,7 @@ def test_generated_suites_are_deterministic():
 
 def test_unknown_dataset_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no expectation suite"):
-        gxc.run_gx_checkpoint({"adxx": pd.DataFrame({"a": [1]})}, tmp_path / "docs", run_name="v")
+        gxc.run_gx_checkpoint(duckdb.connect(), tmp_path / "docs", run_name="v", datasets=["adxx"])
     assert not (tmp_path / "docs").exists()
 
 

@@ -6,20 +6,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from repool.schemas.ard import TABLE_IDS
 from repool.settings import Settings
+from repool.tasks import in_prefect_run
 from repool.tasks.analyse import analyse_table, derive_km_curves
-from repool.tasks.db import connect
-from repool.tasks.harmonise import harmonise_pool, read_pooled
-from repool.tasks.ingest import discover, fall_back, ingest_delivery
-from repool.tasks.publish import identify_version, publish_results
+from repool.tasks.cache import commit_entry, compute_unit_key, lookup, new_workspace, result_from_unit, unit_record
+from repool.tasks.db import connect, connect_unit
+from repool.tasks.harmonise import harmonise_delivery, harmonise_pool, read_pooled
+from repool.tasks.ingest import discover, fall_back, ingest_delivery, verify_delivery
+from repool.tasks.publish import assert_same_code, compute_code_version, identify_version, publish_results
+from repool.tasks.render.progress import report_progress
 from repool.tasks.render.summary import create_run_summary
-from repool.tasks.runs import finish_run, start_run
+from repool.tasks.runs import finish_run, record_deliveries, start_run
 from repool.tasks.stage import stage_delivery
 from repool.tasks.validate.delivery import validate_delivery
 from repool.tasks.validate.pooled import validate_pool
@@ -36,21 +40,56 @@ def _label(path: str) -> str:
     return f"{Path(path).parent.name}@{Path(path).name}"
 
 
-def select_deliveries(settings: Settings, run_id: str, flow_run_id: str | None, candidates: dict[str, list[str]]):
-    """Round by round, every study's next candidate goes through ingest -> validate -> stage
-    concurrently, until each study has an accepted delivery or has run out of candidates."""
+def _step(stage, name: str, *args):
+    """A stage inside a unit: a nested task run named after its delivery in a run, else the plain function."""
+    return stage.with_options(task_run_name=name)(*args) if in_prefect_run() else stage.fn(*args)
+
+
+@task(name="unit", cache_policy=NO_CACHE)
+def prepare_delivery(settings: Settings, run_id: str, delivery_dir: str, code_version: str):
+    """One delivery's unit, run by a worker: verify, then reuse its cached entry or run ingest ->
+    validate -> stage -> model in a private in-memory database and commit the entry. Writes only the
+    unit's own cache folder, never the run database."""
+    assert_same_code(settings, code_version)
+    result = verify_delivery(settings, delivery_dir)
+    if result.delivery is None:  # refused by its manifest: nothing to key a cache entry on
+        return result
+    key = compute_unit_key(result.delivery, [w["file"] for w in result.warnings], code_version,
+                           settings.unit_parameters())
+    cached = lookup(settings.cache_dir, key)
+    if cached is not None:
+        return Completed(name="Cached", message=f"validated in run {cached['validated_in_run']}",
+                         data=result_from_unit(cached, delivery_dir))
+    workspace, name = new_workspace(settings.cache_dir, key), _label(delivery_dir)
+    con = connect_unit(settings.sql_dir)
+    try:
+        result = _step(ingest_delivery, f"ingest[{name}]", settings, con, result)
+        result = _step(validate_delivery, f"validate[{name}]", settings, con, result)
+        result = _step(stage_delivery, f"stage[{name}]", settings, con, result, str(workspace))
+        result = _step(harmonise_delivery, f"model[{name}]", settings, con, result, str(workspace))
+    finally:
+        con.close()
+    result.key, result.validated_in_run = key, run_id
+    result.entry = str(commit_entry(workspace, settings.cache_dir, key, unit_record(result, run_id)))
+    return result
+
+
+def select_deliveries(settings: Settings, run_id: str, flow_run_id: str | None, candidates: dict[str, list[str]],
+                      code_version: str, progress=None):
+    """Round by round, every study's next candidate goes through its unit (fanned out on the task
+    runner), then the coordinator records the outcomes, until each study has an accepted delivery or
+    has run out of candidates."""
     pending, accepted, refused = {s: paths for s, paths in candidates.items() if paths}, {}, []
     while pending:
-        staged = {}
-        for study, paths in pending.items():
-            name = _label(paths[0])
-            ingested = ingest_delivery.with_options(task_run_name=f"ingest[{name}]").submit(
-                settings, run_id, flow_run_id, paths[0])
-            validated = validate_delivery.with_options(task_run_name=f"validate[{name}]").submit(
-                settings, run_id, flow_run_id, ingested)
-            staged[study] = stage_delivery.with_options(task_run_name=f"stage[{name}]").submit(
-                settings, run_id, flow_run_id, validated)
-        outcomes = {study: fut.result() for study, fut in staged.items()}
+        futures = {study: prepare_delivery.with_options(task_run_name=f"unit[{_label(paths[0])}]").submit(
+                       settings, run_id, paths[0], code_version)
+                   for study, paths in sorted(pending.items())}
+        outcomes = {}
+        for study, fut in futures.items():
+            outcomes[study] = fut.result()
+            if progress is not None:
+                progress(outcomes[study])
+        record_deliveries(settings, run_id, flow_run_id, list(outcomes.values()))
         round_accepted, round_refused, pending = fall_back(pending, outcomes)
         accepted |= round_accepted
         refused += round_refused
@@ -85,7 +124,9 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
             return Completed(message=message, data=outcome)
 
         candidates = discover(settings, run_id, flow_run_id)
-        accepted, refused = select_deliveries(settings, run_id, flow_run_id, candidates)
+        progress = report_progress(len(candidates))
+        accepted, refused = select_deliveries(settings, run_id, flow_run_id, candidates,
+                                              compute_code_version(settings.policy_file), progress)
         missing = sorted(set(candidates) - set(accepted))
         if missing:
             return exit_run("failed", f"no valid delivery for {', '.join(missing)}; nothing published",

@@ -7,6 +7,7 @@ Environment overrides:
     REPOOL_DATA_DIR      data root holding `deliveries/<STUDY>/<DELIVERY_ID>/`  (default: the bundled data)
     REPOOL_DB            DuckDB file                                           (default: <work dir>/repool.duckdb)
     REPOOL_RESULTS_DIR   folder of published versions                          (default: <work dir>/results)
+    REPOOL_CACHE_DIR     per-delivery cache (tasks/cache.py)                   (default: beside the database, cache/)
     REPOOL_POLICY_FILE   validation policy file (TOML)                         (default: the packaged policies.toml)
     REPOOL_STUDIES       study registry (TOML)        (default: <data dir>/studies.toml, else the bundled one)
     REPOOL_ALPHA         1 - confidence level of every interval                (default: 0.05)
@@ -37,6 +38,8 @@ class Settings:
     data_dir: Path = field(default_factory=bundled_data_dir)
     db_path: Path | None = None
     results_dir: Path | None = None
+    # The per-delivery cache (tasks/cache.py); None: `cache/` beside the database.
+    cache_dir: Path | None = None
     policy_file: Path = field(default_factory=default_policy_file)
     # The study registry; None: <data dir>/studies.toml when it exists, else the bundled one.
     registry_file: Path | None = None
@@ -64,6 +67,9 @@ class Settings:
         if self.results_dir is None:
             object.__setattr__(self, "results_dir", self.work_dir / "results")
         object.__setattr__(self, "db_path", Path(self.db_path))
+        if self.cache_dir is None:
+            object.__setattr__(self, "cache_dir", self.db_path.parent / "cache")
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
         object.__setattr__(self, "results_dir", Path(self.results_dir))
         object.__setattr__(self, "policy_file", Path(self.policy_file))
 
@@ -105,12 +111,18 @@ class Settings:
             "pinned": dict(sorted(self.pinned.items())),
         }
 
+    def unit_parameters(self) -> dict:
+        """The numbers the per-delivery models use; they enter each delivery's cache key."""
+        return {"teae_window_days": self.teae_window_days, "days_per_month": self.days_per_month}
+
     def with_overrides(self, **kw) -> "Settings":
         kw = {k: v for k, v in kw.items() if v is not None}
         if "data_dir" in kw:
             # paths derived from the data dir follow it unless given too
             kw.setdefault("db_path", Path(kw["data_dir"]) / "repool.duckdb" if self.db_path == self.work_dir / "repool.duckdb" else self.db_path)
             kw.setdefault("results_dir", Path(kw["data_dir"]) / "results" if self.results_dir == self.work_dir / "results" else self.results_dir)
+        if "db_path" in kw and "cache_dir" not in kw and self.cache_dir == self.db_path.parent / "cache":
+            kw["cache_dir"] = Path(kw["db_path"]).parent / "cache"  # the cache follows the database
         return replace(self, **kw)
 
     @classmethod
@@ -123,6 +135,8 @@ class Settings:
             kw["db_path"] = Path(env["REPOOL_DB"])
         if env.get("REPOOL_RESULTS_DIR"):
             kw["results_dir"] = Path(env["REPOOL_RESULTS_DIR"])
+        if env.get("REPOOL_CACHE_DIR"):
+            kw["cache_dir"] = Path(env["REPOOL_CACHE_DIR"])
         if env.get("REPOOL_POLICY_FILE"):
             kw["policy_file"] = Path(env["REPOOL_POLICY_FILE"])
         if env.get("REPOOL_STUDIES"):

@@ -8,7 +8,8 @@ from __future__ import annotations
 from repool.schemas.reasons import as_reason
 
 AUDIT_COLUMNS = ["run_id", "flow_run_id", "study", "delivery_id", "file", "file_sha256", "row", "column",
-                 "check", "reason", "value", "subject", "severity", "action", "message", "recorded_at"]
+                 "check", "reason", "value", "subject", "severity", "action", "message", "recorded_at",
+                 "validated_in_run"]
 
 
 def failure(study: str | None, delivery_id: str | None, reason: str, message: str, *, file: str | None = None,

@@ -16,13 +16,18 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def record_failures(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: str | None, failures: list[dict]) -> int:
-    """Append failure records to audit.validation_failures (never updated, never deleted)."""
+def record_failures(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: str | None, failures: list[dict],
+                    validated_in_run: str | None = None) -> int:
+    """Append failure records to audit.validation_failures (never updated, never deleted).
+
+    `validated_in_run` names the run whose checks found them: this run, or the earlier run whose
+    cached validation of an unchanged delivery this run relies on (tasks/cache.py)."""
     if not failures:
         return 0
     now = utc_now()
     df = pd.DataFrame([{**{k: f.get(k) for k in AUDIT_COLUMNS}, "run_id": run_id, "flow_run_id": flow_run_id,
-                        "action": f.get("action_taken", f.get("action")), "recorded_at": now} for f in failures],
+                        "action": f.get("action_taken", f.get("action")), "recorded_at": now,
+                        "validated_in_run": f.get("validated_in_run") or validated_in_run or run_id} for f in failures],
                       columns=AUDIT_COLUMNS)
     df["row"] = pd.array(df["row"], dtype="Int64")
     for c in AUDIT_COLUMNS:
@@ -37,10 +42,13 @@ def record_failures(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: st
 
 
 def record_delivery(con: duckdb.DuckDBPyConnection, run_id: str, study: str, delivery_id: str, status: str,
-                    message: str, quarantined: list[dict]) -> None:
-    """The delivery's outcome in audit.deliveries, and its quarantined subjects when accepted."""
-    con.execute("INSERT INTO audit.deliveries VALUES (?, ?, ?, ?, ?, ?)",
-                [run_id, study, delivery_id, status, message, utc_now()])
+                    message: str, quarantined: list[dict], validated_in_run: str | None = None,
+                    cache_key: str | None = None) -> None:
+    """The delivery's outcome in audit.deliveries (with the run whose validation it is and the unit's
+    cache key), and its quarantined subjects when accepted."""
+    con.execute("INSERT INTO audit.deliveries BY NAME SELECT ? AS run_id, ? AS study, ? AS delivery_id, "
+                "? AS status, ? AS message, ? AS recorded_at, ? AS validated_in_run, ? AS cache_key",
+                [run_id, study, delivery_id, status, message, utc_now(), validated_in_run or run_id, cache_key])
     if status == "accepted" and quarantined:
         rows = [[run_id, q["study"], q["delivery_id"], q["subject"], q["reason"], q["file"], q["row"], utc_now()]
                 for q in quarantined]

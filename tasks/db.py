@@ -134,9 +134,29 @@ def connect(db_path: Path, read_only: bool = False, wait: float | None = None) -
                 raise busy(f"still held by another process{_holder(exc)} after {wait:g} s") from first
 
 
+MIGRATIONS = """
+ALTER TABLE audit.validation_failures ADD COLUMN IF NOT EXISTS validated_in_run VARCHAR;
+ALTER TABLE audit.deliveries ADD COLUMN IF NOT EXISTS validated_in_run VARCHAR;
+ALTER TABLE audit.deliveries ADD COLUMN IF NOT EXISTS cache_key VARCHAR;
+"""
+
+
 def create_schemas(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
     con.execute(DDL)
+    con.execute(MIGRATIONS)  # columns added since the first release; older databases gain them
     con.execute((sql_dir / "macros.sql").read_text(encoding="utf-8"))
+
+
+UNIT_THREADS = 2
+
+
+def connect_unit(sql_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A private in-memory database for one delivery's unit (ingest -> validate -> stage -> model):
+    workers never open the run database, which only the coordinator writes."""
+    con = duckdb.connect(":memory:", config={"threads": UNIT_THREADS})
+    con.execute("CREATE SCHEMA IF NOT EXISTS staging; CREATE SCHEMA IF NOT EXISTS work;")
+    con.execute((sql_dir / "macros.sql").read_text(encoding="utf-8"))
+    return con
 
 
 @contextmanager

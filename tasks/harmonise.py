@@ -1,5 +1,6 @@
-"""Stage 4, harmonise: the intermediate models per study (sql/pooled/int/<format>/) and the pooled marts
-(sql/pooled/*.sql) that union every accepted study: pooled.adsl, pooled.adrs, pooled.adtte, pooled.adae.
+"""Stage 4, harmonise: the intermediate models per study (sql/pooled/int/<format>/, in the delivery's
+unit, cached as Parquet) and the pooled marts (sql/pooled/*.sql) that union every accepted study in the
+run database: pooled.adsl, pooled.adrs, pooled.adtte, pooled.adae.
 """
 from __future__ import annotations
 
@@ -41,23 +42,54 @@ def build_intermediate(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_d
         con.execute(f"CREATE OR REPLACE TABLE {int_table(dataset, delivery.study)} AS {sql}")
 
 
-def build_pooled(con: duckdb.DuckDBPyConnection, deliveries: list[Delivery], quarantined: list[tuple[str, str]],
-                 sql_dir: Path, variables: dict) -> dict[str, int]:
-    """Build pooled.* from the accepted deliveries (their staging models must exist); returns row counts."""
-    if not deliveries:
+def write_intermediate(con: duckdb.DuckDBPyConnection, delivery: Delivery, workspace: Path) -> dict[str, str]:
+    """The study's int_<dataset> models as Parquet in the unit's workspace (int/<dataset>.parquet)."""
+    out = Path(workspace) / "int"
+    out.mkdir(parents=True, exist_ok=True)
+    for dataset in POOLED_ORDER:
+        con.table(int_table(dataset, delivery.study)).write_parquet(str(out / f"{dataset}.parquet"))
+    return {dataset: f"int/{dataset}.parquet" for dataset in POOLED_ORDER}
+
+
+def sql_path(path: Path) -> str:
+    """A path of the cache as a SQL string literal (the cache's own key-named paths, never a
+    delivery's): quotes doubled, control characters refused."""
+    text = str(Path(path).resolve())
+    if any(ord(c) < 32 for c in text):
+        raise ValueError("cache path with a control character")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def attach_units(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult]) -> dict[str, str]:
+    """Views over the accepted units' cached Parquet in the run database: work.pool_int_<dataset>
+    (every study's intermediate model, one scan) and staging.stg_<study>__<file> (the staged files the
+    pooled contract's failures are traced back through). Returns dataset -> view."""
+    views = {}
+    for dataset in POOLED_ORDER:
+        files = ", ".join(sql_path(Path(r.entry) / "int" / f"{dataset}.parquet") for r in sorted(accepted, key=lambda r: r.study))
+        views[dataset] = f"work.pool_int_{dataset}"
+        con.execute(f"CREATE OR REPLACE VIEW {views[dataset]} AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
+    for r in accepted:
+        for file in sorted(r.delivery.files):
+            staged = Path(r.entry) / "staging" / f"{Path(file).stem}.parquet"
+            if staged.is_file():
+                con.execute(f"CREATE OR REPLACE VIEW {staging_table(r.study, file)} AS "
+                            f"SELECT * FROM read_parquet({sql_path(staged)})")
+    return views
+
+
+def build_pooled(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult], sql_dir: Path,
+                 variables: dict) -> dict[str, int]:
+    """Build pooled.* from the accepted units' cached intermediate models, their quarantined subjects
+    set aside; returns row counts."""
+    if not accepted:
         raise ValueError("nothing to pool: no accepted delivery")
-    create_quarantine_table(con, quarantined)
-    for d in deliveries:
-        build_intermediate(con, d, sql_dir, variables)
-    studies = sorted(d.study for d in deliveries)
-
-    def union(dataset: str) -> str:
-        return "(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {int_table(dataset, s)}" for s in studies) + ")"
-
+    create_quarantine_table(con, [(q["study"], q["subject"]) for r in accepted for q in r.quarantined])
+    views = attach_units(con, accepted)
     counts = {}
     for dataset in POOLED_ORDER:
         template = (sql_dir / "pooled" / f"{dataset}.sql").read_text(encoding="utf-8")
-        sql = render_sql(template, variables, {"union": union})
+        sql = render_sql(template, variables, {"union": lambda d: views[d]})
         con.execute(f"CREATE OR REPLACE TABLE pooled.{dataset} AS {sql}")
         counts[dataset] = con.execute(f"SELECT count(*) FROM pooled.{dataset}").fetchall()[0][0]
     return counts
@@ -68,14 +100,26 @@ def read_pooled_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame
     return {d: con.sql(f"SELECT * FROM pooled.{d}").df() for d in POOLED_ORDER}
 
 
+def model_variables(settings: Settings) -> dict:
+    return {"days_per_month": float(settings.days_per_month), "teae_window_days": int(settings.teae_window_days)}
+
+
+@task(name="model", cache_policy=NO_CACHE)
+def harmonise_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, result: DeliveryResult,
+                       workspace: str) -> DeliveryResult:
+    """The intermediate models of one accepted delivery (sql/pooled/int/<format>/), in the unit's
+    connection, written to the unit's workspace."""
+    if result.accepted:
+        build_intermediate(con, result.delivery, settings.sql_dir, model_variables(settings))
+        write_intermediate(con, result.delivery, Path(workspace))
+    return result
+
+
 @task(name="harmonise", cache_policy=NO_CACHE)
 def harmonise_pool(settings: Settings, accepted: list[DeliveryResult]) -> dict[str, int]:
-    """pooled.* from the accepted deliveries, their quarantined subjects set aside; row counts."""
-    quarantined = [(q["study"], q["subject"]) for r in accepted for q in r.quarantined]
-    variables = {"days_per_month": float(settings.days_per_month),
-                 "teae_window_days": int(settings.teae_window_days)}
+    """pooled.* in the run database from the accepted units, their quarantined subjects set aside."""
     with connect(settings.db_path) as con:
-        return build_pooled(con, [r.delivery for r in accepted], quarantined, settings.sql_dir, variables)
+        return build_pooled(con, accepted, settings.sql_dir, model_variables(settings))
 
 
 @task(name="read-pooled", cache_policy=NO_CACHE)

@@ -59,6 +59,10 @@ class DeliveryResult:
     accepted: bool = False
     ingested: bool = False
     message: str = ""
+    key: str | None = None  # the unit's cache key (tasks/cache.py), once the delivery is verified
+    entry: str | None = None  # the committed cache entry holding the unit's outputs
+    validated_in_run: str | None = None  # the run whose validation this result is (itself, or an earlier one)
+    reused: bool = False  # taken from the cache: nothing was read or validated again in this run
 
     @property
     def label(self) -> str:
@@ -446,11 +450,12 @@ def assert_unique_columns(fmt: str, path: Path) -> None:
         seen.add(name)
 
 
-def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: str) -> tuple[dict[str, str], list[dict]]:
-    """Load every file of a verified delivery into `raw_<study>`; returns (file -> raw table, warnings).
+def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> tuple[dict[str, str], list[dict]]:
+    """Load every file of a verified delivery into `raw_<study>` of the unit's own (in-memory)
+    connection; returns (file -> raw table, warnings).
 
     Raises DeliveryRejected for a file that cannot be read, has the wrong encoding or header, or
-    whose row count differs from the manifest. A file already loaded with the same sha256 is kept.
+    whose row count differs from the manifest.
     """
     study, did = delivery.study, delivery.delivery_id
     con.execute(f"CREATE SCHEMA IF NOT EXISTS raw_{study_slug(study)}")
@@ -465,11 +470,9 @@ def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: st
         assert_not_truncated(delivery, file)
         if delivery.format == "csv-legacy":
             warnings += assert_csv_header(delivery, file)
-        loaded_before = _already_loaded(con, study, did, file, meta["sha256"], table)
         try:
             assert_unique_columns(delivery.format, path)
-            if not loaded_before:
-                LOADERS[delivery.format](con, table, path)
+            LOADERS[delivery.format](con, table, path)
         except ColumnNamedTwice as exc:
             raise DeliveryRejected(study, did, [failure(
                 study, did, "unreadable_file", f"{file} {exc}", file=file, sha256=meta["sha256"], column=exc.column)]
@@ -479,30 +482,12 @@ def load_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, run_id: st
                 study, did, "unreadable_file", f"{file} cannot be read as {delivery.format}: {exc}".splitlines()[0],
                 file=file, sha256=meta["sha256"])]) from exc
         rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        if not loaded_before:
-            con.execute(
-                "INSERT INTO audit.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, study, did, file, meta["sha256"], rows, table, datetime.now(timezone.utc).replace(tzinfo=None)],
-            )
         if meta.get("rows") is not None and int(meta["rows"]) != rows:
             raise DeliveryRejected(study, did, [failure(
                 study, did, "manifest_rows", f"{file} has {rows} data rows, manifest says {meta['rows']}",
                 file=file, sha256=meta["sha256"], value=rows)])
         tables[file] = table
     return tables, warnings
-
-
-def _already_loaded(con, study, delivery_id, file, sha256, table) -> bool:
-    hit = con.execute(
-        "SELECT count(*) FROM audit.load_log WHERE study = ? AND delivery_id = ? AND file = ? AND sha256 = ?",
-        [study, delivery_id, file, sha256]).fetchall()[0][0]
-    if not hit:
-        return False
-    schema, name = table.split(".", 1)
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name.strip('"')]).fetchall()[0][0]
-    return bool(exists)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -523,22 +508,33 @@ def discover(settings: Settings, run_id: str | None = None, flow_run_id: str | N
     return {study: [str(p) for p in paths] for study, paths in found.items()}
 
 
-@task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def ingest_delivery(settings: Settings, run_id: str, flow_run_id: str | None, delivery_dir: str) -> DeliveryResult:
-    """Verify the manifest and load the raw files; a broken delivery comes back refused (not raised)."""
+def verify_delivery(settings: Settings, delivery_dir: str) -> DeliveryResult:
+    """The manifest and every file's sha256 (tasks/cache.py keys a delivery by them); a delivery that
+    fails comes back refused, its failures decided by the policy (not raised)."""
     path = Path(delivery_dir)
     result = DeliveryResult(study=path.parent.name, delivery_id=path.name)
     try:
-        result.delivery, unlisted = verify_manifest(path, load_registry(settings.studies_file), settings.deliveries_dir)
-        with connect(settings.db_path) as con:
-            result.raw_tables, result.warnings = load_delivery(con, result.delivery, run_id)
-        result.warnings = unlisted + result.warnings
+        result.delivery, result.warnings = verify_manifest(path, load_registry(settings.studies_file),
+                                                           settings.deliveries_dir)
+    except DeliveryRejected as exc:
+        result.failures = decide(exc.failures, load_policy(settings.policy_file))
+        result.message = str(exc)
+    return result
+
+
+@task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def ingest_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, result: DeliveryResult) -> DeliveryResult:
+    """Load a verified delivery's files as delivered into the unit's connection; a file that cannot
+    be loaded refuses the delivery (recorded, not raised)."""
+    if result.delivery is None:  # refused by verify_delivery
+        return result
+    try:
+        result.raw_tables, loaded_warnings = load_delivery(con, result.delivery)
+        result.warnings = result.warnings + loaded_warnings
         result.ingested = True
     except DeliveryRejected as exc:
         result.failures = decide(exc.failures, load_policy(settings.policy_file))
         result.message = str(exc)
-        with connect(settings.db_path) as con:
-            record_failures(con, run_id, flow_run_id, result.failures)
     return result
 
 

@@ -72,6 +72,19 @@ def compute_code_version(policy_file: Path) -> str:
     return h.hexdigest()
 
 
+class CodeMismatch(RuntimeError):
+    """A worker runs other repool code (or another policy file) than the coordinator."""
+
+
+def assert_same_code(settings: Settings, code_version: str) -> None:
+    """Refuse to build a unit with code other than the coordinator's: its cache key and its outputs
+    would disagree (a Dask worker with a stale install)."""
+    mine = compute_code_version(settings.policy_file)
+    if mine != code_version:
+        raise CodeMismatch(f"this worker's repool code version {mine[:12]} differs from the coordinator's "
+                           f"{code_version[:12]}: install the same repool (and policy file) on every worker")
+
+
 def compute_version_id(lineage: list[dict], code_version: str, parameters: dict) -> tuple[str, str]:
     """(version id, input hash). Lineage rows: study, delivery_id, file, sha256, rows."""
     inputs = sorted((r["study"], r["delivery_id"], r["file"], r["sha256"]) for r in lineage)
@@ -280,7 +293,7 @@ def publish_results(settings: Settings, run_id: str, flow_run_id: str | None, id
         if path.exists():
             kind, content = artifact_for(settings.results_url, settings.results_dir, path, text)
             if kind == "link":
-                create_link_artifact(key=key, link=content, link_text=text)
+                create_link_artifact(key=key, link=content, link_text=text, description=text)
             else:
                 create_markdown_artifact(key=key, markdown=content, description=text)
     return str(folder)

@@ -16,10 +16,12 @@ from prefect.cache_policies import NO_CACHE
 
 from repool.settings import Settings
 from repool.tasks import in_prefect_run
-from repool.tasks.audit import utc_now
+from repool.tasks.audit import record_delivery, record_failures, utc_now
+from repool.tasks.cache import remove_stale_workspaces
 from repool.tasks.db import connect, create_schemas
 from repool.tasks.ingest import DeliveryResult
-from repool.tasks.validate.policy import ACTION_TAKEN, load_policy
+from repool.tasks.validate.delivery import find_subject_count_drop
+from repool.tasks.validate.policy import ACTION_TAKEN, decide, load_policy
 
 MAX_RECORDED_LINES = 200
 
@@ -41,6 +43,7 @@ def start_run(settings: Settings, flow_run_id: str | None) -> str:
     load_policy(settings.policy_file)  # a broken policy file stops the run before any work
     run_id = flow_run_id or uuid.uuid4().hex
     remove_stale_work_folders(settings.results_dir)
+    remove_stale_workspaces(settings.cache_dir)  # half-built cache entries of a killed run
     with connect(settings.db_path) as con:
         create_schemas(con, settings.sql_dir)
         # the caller holds the database: a run still marked 'running' was killed
@@ -85,3 +88,32 @@ def finish_run(settings: Settings, run_id: str, status: str, version: str | None
                     "quarantine": [f"{q['study']}@{q['delivery_id']}: {q['reason']} in {q['file']} row {q['row']} "
                                    f"column {q['column']}" for q in excluded]}
     return outcome
+
+
+@task(name="record-deliveries", cache_policy=NO_CACHE)
+def record_deliveries(settings: Settings, run_id: str, flow_run_id: str | None,
+                      results: list[DeliveryResult]) -> list[DeliveryResult]:
+    """The coordinator's half of each delivery's unit: append its failures (a reused unit's with the
+    run that validated it), the history check no unit can make alone (subject_count_drop, against the
+    study's previous accepted delivery in this database), the files it loaded (audit.load_log) and its
+    outcome. Only the coordinator writes the run database."""
+    policy = load_policy(settings.policy_file)
+    with connect(settings.db_path) as con:
+        for r in sorted(results, key=lambda r: r.label):
+            validated_in = r.validated_in_run or run_id
+            record_failures(con, run_id, flow_run_id, r.failures, validated_in_run=validated_in)
+            if r.ingested and r.delivery is not None:
+                found = decide(find_subject_count_drop(con, r.delivery, settings.subject_drop_threshold), policy)
+                record_failures(con, run_id, flow_run_id, found)
+                r.failures = r.failures + found
+                if r.accepted and r.rejected:
+                    r.accepted = False
+                r.message = r.summary()
+            if r.ingested and not r.reused:
+                now = utc_now()
+                con.executemany("INSERT INTO audit.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [[run_id, r.study, r.delivery_id, f, m["sha256"], m.get("rows"),
+                                  f"cache:{r.key}", now] for f, m in sorted(r.delivery.files.items())])
+            record_delivery(con, run_id, r.study, r.delivery_id, "accepted" if r.accepted else "rejected",
+                            r.message, r.quarantined, validated_in_run=validated_in, cache_key=r.key)
+    return results

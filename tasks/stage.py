@@ -3,8 +3,8 @@
 the format's fact models (sql/staging/<format>/facts/) put them into one shape, which every shared
 check reads (sql/checks/README.md).
 
-The delivery's outcome (accepted or refused, quarantined subjects) is recorded here, the last step
-of the per-delivery chain ingest -> validate -> stage.
+The delivery's outcome (accepted or refused, quarantined subjects) is decided here; the coordinator
+records it (only the coordinator writes the run database).
 """
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from repool.schemas.audit import failure
 from repool.schemas.sources import SOURCE_DATASETS
 from repool.settings import Settings
-from repool.tasks.audit import record_delivery, record_failures
-from repool.tasks.db import connect, render_sql, study_slug
+from repool.tasks.db import render_sql, study_slug
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.validate.policy import decide, load_policy
 
@@ -94,18 +93,31 @@ def run_cross_checks(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_dir
     return records
 
 
+def write_staged(con: duckdb.DuckDBPyConnection, delivery: Delivery, workspace: Path) -> dict[str, str]:
+    """The staged files as Parquet in the unit's workspace (staging/<stem>.parquet): the pooled
+    contract's failures are traced back to their source rows through them."""
+    out = Path(workspace) / "staging"
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for file in SOURCE_DATASETS[delivery.format]:
+        stem = Path(file).stem
+        con.table(staging_table(delivery.study, file)).write_parquet(str(out / f"{stem}.parquet"))
+        written[stem] = f"staging/{stem}.parquet"
+    return written
+
+
 @task(name="stage", cache_policy=NO_CACHE)
-def stage_delivery(settings: Settings, run_id: str, flow_run_id: str | None, result: DeliveryResult) -> DeliveryResult:
-    """Staging models and cross-file checks for a delivery that passed its source contracts; records
-    the delivery's outcome (accepted, or refused naming the first refusing failure)."""
-    with connect(settings.db_path) as con:
-        if result.ingested and not result.rejected:
-            build_staging(con, result.delivery, result.raw_tables, settings.sql_dir)
-            found = decide(run_cross_checks(con, result.delivery, settings.sql_dir), load_policy(settings.policy_file))
-            record_failures(con, run_id, flow_run_id, found)
-            result.failures = result.failures + found
-            result.accepted = not result.rejected
-            result.message = result.summary()
-        status = "accepted" if result.accepted else "rejected"
-        record_delivery(con, run_id, result.study, result.delivery_id, status, result.message, result.quarantined)
+def stage_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, result: DeliveryResult,
+                   workspace: str) -> DeliveryResult:
+    """Staging models and cross-file checks for a delivery that passed its source contracts, in the
+    unit's connection; the staged files go to the unit's workspace. The outcome (accepted, or refused
+    naming the first refusing failure) is decided here and recorded by the coordinator."""
+    if result.ingested and not result.rejected:
+        build_staging(con, result.delivery, result.raw_tables, settings.sql_dir)
+        found = decide(run_cross_checks(con, result.delivery, settings.sql_dir), load_policy(settings.policy_file))
+        result.failures = result.failures + found
+        result.accepted = not result.rejected
+        result.message = result.summary()
+        if result.accepted:
+            write_staged(con, result.delivery, Path(workspace))
     return result

@@ -142,17 +142,19 @@ def validate_source_files(con: duckdb.DuckDBPyConnection, delivery: Delivery, ra
     return records
 
 
-def find_subject_count_drop(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables: dict[str, str],
-                            threshold: float) -> list[dict]:
-    """A subject-level file with sharply fewer rows than the study's previous accepted delivery's."""
+def find_subject_count_drop(con: duckdb.DuckDBPyConnection, delivery: Delivery, threshold: float) -> list[dict]:
+    """A subject-level file with sharply fewer rows than the study's previous accepted delivery's.
+
+    Reads the run database's history (audit.load_log, audit.deliveries), so the coordinator runs it
+    on every unit's result, reused or not; the row counts are the verified manifest's."""
     records = []
-    for file in [f for f in raw_tables if Path(f).stem in SUBJECT_LEVEL_STEMS]:
+    for file in [f for f in SOURCE_DATASETS[delivery.format] if Path(f).stem in SUBJECT_LEVEL_STEMS]:
         previous = con.execute(
             "SELECT l.delivery_id, l.rows FROM audit.load_log l JOIN audit.deliveries d "
             "ON d.study = l.study AND d.delivery_id = l.delivery_id AND d.status = 'accepted' "
             "WHERE l.study = ? AND l.file = ? AND l.delivery_id < ? ORDER BY l.delivery_id DESC, l.loaded_at DESC LIMIT 1",
             [delivery.study, file, delivery.delivery_id]).fetchall()
-        rows = delivery.files[file].get("rows")
+        rows = delivery.files.get(file, {}).get("rows")
         if previous and rows is not None and previous[0][1] and rows < (1 - threshold) * previous[0][1]:
             records.append(failure(delivery.study, delivery.delivery_id, "subject_count_drop",
                                    f"{file} has {rows} subjects, {previous[0][1]} in the previous accepted delivery "
@@ -162,14 +164,12 @@ def find_subject_count_drop(con: duckdb.DuckDBPyConnection, delivery: Delivery, 
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_delivery(settings: Settings, run_id: str, flow_run_id: str | None, result: DeliveryResult) -> DeliveryResult:
-    """The source contracts of an ingested delivery (and the warnings found at load), into the audit."""
-    if not result.ingested:  # refused at ingest; already recorded
+def validate_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, result: DeliveryResult) -> DeliveryResult:
+    """The source contracts of an ingested delivery (and the warnings found at verify and load),
+    decided by the policy; the coordinator records them."""
+    if not result.ingested:  # refused at verify or load
         return result
-    with connect(settings.db_path) as con:
-        found = list(result.warnings) + validate_source_files(con, result.delivery, result.raw_tables)
-        found += find_subject_count_drop(con, result.delivery, result.raw_tables, settings.subject_drop_threshold)
-        result.failures = decide(found, load_policy(settings.policy_file))
-        record_failures(con, run_id, flow_run_id, result.failures)
+    found = list(result.warnings) + validate_source_files(con, result.delivery, result.raw_tables)
+    result.failures = decide(found, load_policy(settings.policy_file))
     result.message = result.summary()
     return result

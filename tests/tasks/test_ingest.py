@@ -8,6 +8,8 @@ import pytest
 
 from repool.tasks.db import connect, create_schemas
 from repool.resources import bundled_data_dir
+from repool.tasks.runs import start_run
+from repool.tasks.db import connect_unit
 from repool.tasks.ingest import DeliveryRejected, discover_deliveries, load_delivery, load_registry, verify_manifest
 from tests.fixtures_deliveries import write_csv_legacy, write_manifest
 
@@ -52,15 +54,28 @@ def test_sha256_mismatch_and_missing_file_reject_the_delivery(fixture_root):
 
 def test_raw_tables_keep_values_as_delivered_with_source_rows(settings, fixture_root):
     d = verify(fixture_root / "deliveries" / "MT103-206" / "2013-06-30")
-    with connect(settings.db_path) as con:
-        create_schemas(con, settings.sql_dir)
-        tables, warnings = load_delivery(con, d, "run-1")
+    with connect_unit(settings.sql_dir) as con:
+        tables, warnings = load_delivery(con, d)
         rows = con.execute(f"SELECT _row, PATNR, BM_BLASTS, ECOG FROM {tables['patients.csv']} ORDER BY _row").fetchall()
-        log = con.execute("SELECT study, file, rows FROM audit.load_log ORDER BY file").fetchall()
         therapy = con.execute(f"SELECT THERAPY FROM {tables['other_tx.csv']} WHERE _row = 1").fetchall()[0][0]
     assert rows[0] == (1, "1", "78,5", "0") and rows[1] == (2, "2", "n.a.", "n.a.")
     assert therapy.startswith("Hochdosis-Ara-C (ärztl.")  # latin-1 decoded
-    assert ("MT103-206", "patients.csv", 4) in log and warnings == []
+    assert warnings == []
+
+
+def test_the_coordinator_logs_what_a_unit_loaded_and_nothing_for_a_reused_one(settings, fixture_root):
+    from tests.chain import prepare_delivery
+
+    d = fixture_root / "deliveries" / "MT103-206" / "2013-06-30"
+    run1 = start_run.fn(settings, None)
+    first = prepare_delivery(settings, run1, d)
+    run2 = start_run.fn(settings, None)
+    second = prepare_delivery(settings, run2, d)
+    with connect(settings.db_path) as con:
+        log = con.execute("SELECT run_id, study, file, rows FROM audit.load_log ORDER BY file").fetchall()
+    assert (run1, "MT103-206", "patients.csv", 4) in log
+    assert not [r for r in log if r[0] == run2], "a reused unit loads nothing"
+    assert not first.reused and second.reused and second.validated_in_run == run1
 
 
 def test_utf8_file_is_the_wrong_encoding(settings, tmp_path):
@@ -70,10 +85,9 @@ def test_utf8_file_is_the_wrong_encoding(settings, tmp_path):
     (d / "other_tx.csv").write_bytes(text.encode("utf-8"))
     write_manifest(d, "MT103-206", "2013-06-30", "csv-legacy")
     delivery = verify(d)
-    with connect(tmp_path / "db.duckdb") as con:
-        create_schemas(con, settings.sql_dir)
+    with connect_unit(settings.sql_dir) as con:
         with pytest.raises(DeliveryRejected, match="encoding") as exc:
-            load_delivery(con, delivery, "run-1")
+            load_delivery(con, delivery)
     f = exc.value.failures[0]
     assert (f["file"], f["reason"], f["row"]) == ("other_tx.csv", "encoding", 1)
 
@@ -83,7 +97,6 @@ def test_manifest_row_count_must_match(settings, fixture_root):
     m = json.loads((d / "manifest.json").read_text())
     m["files"]["adae.xpt"]["rows"] = 99
     (d / "manifest.json").write_text(json.dumps(m))
-    with connect(settings.db_path) as con:
-        create_schemas(con, settings.sql_dir)
+    with connect_unit(settings.sql_dir) as con:
         with pytest.raises(DeliveryRejected, match="manifest says 99"):
-            load_delivery(con, verify(d), "run-1")
+            load_delivery(con, verify(d))

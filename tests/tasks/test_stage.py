@@ -19,7 +19,7 @@ from repool.settings import Settings
 from repool.tasks.db import connect
 from repool.tasks.runs import start_run
 from repool.tasks.stage import check_files, facts_table, run_cross_checks
-from tests.chain import prepare_delivery
+from tests.chain import prepare_delivery, staged_unit
 from tests.fixtures_deliveries import sas, write_csv_legacy, write_manifest, write_parquet_adam, write_xpt_adam
 
 FORMATS = sorted(SOURCE_DATASETS)
@@ -238,11 +238,14 @@ def test_every_format_gives_its_facts_one_shape(staged_fixtures):
     """Same fact models, same columns and types for every format: what lets one check serve all."""
     settings, results = staged_fixtures
     assert len({tuple(names) for names in FACTS.values()}) == 1 and FACTS[FORMATS[0]]
-    with connect(settings.db_path, read_only=True) as con:
-        shapes = {fmt: {name: con.execute(f"DESCRIBE {facts_table(STUDY[fmt], name)}").fetchall()
-                        for name in FACTS[fmt]} for fmt in FORMATS}
-        empty = [(fmt, name) for fmt in FORMATS for name in FACTS[fmt]
-                 if con.execute(f"SELECT count(*) FROM {facts_table(STUDY[fmt], name)}").fetchone()[0] == 0]
+    shapes, empty = {}, []
+    for fmt in FORMATS:
+        con, _ = staged_unit(settings, str(results[fmt].delivery.path))
+        with con:
+            shapes[fmt] = {name: con.execute(f"DESCRIBE {facts_table(STUDY[fmt], name)}").fetchall()
+                           for name in FACTS[fmt]}
+            empty += [(fmt, name) for name in FACTS[fmt]
+                      if con.execute(f"SELECT count(*) FROM {facts_table(STUDY[fmt], name)}").fetchone()[0] == 0]
     for name in FACTS[FORMATS[0]]:
         columns = {fmt: [(c[0], c[1]) for c in shapes[fmt][name]] for fmt in FORMATS}
         assert len({tuple(cols) for cols in columns.values()}) == 1, (name, columns)
@@ -302,7 +305,8 @@ def test_no_delivery_value_is_rendered_into_the_sql(staged_fixtures):
     settings, results = staged_fixtures
     for fmt in ("csv-legacy", "xpt-adam"):  # study ids that differ from their slug
         delivery = results[fmt].delivery
-        with connect(settings.db_path) as con:
+        con, _ = staged_unit(settings, str(delivery.path))
+        with con:
             recording = _Recording(con)
             run_cross_checks(recording, delivery, settings.sql_dir)
             subjects = [s for (s,) in con.execute(f"SELECT subject FROM {facts_table(delivery.study, 'subjects')}").fetchall()]

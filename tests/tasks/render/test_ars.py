@@ -219,3 +219,16 @@ def test_the_version_folder_gets_ars_json_and_the_cards_ard(tmp_path):
     assert len(ard_from_ars(doc)) == len(ard)
     assert (tmp_path / CARDS_PARQUET).exists() and (tmp_path / CARDS_CSV).exists()
     assert "2026" not in (tmp_path / ARS_FILE).read_text(encoding="utf-8")  # no clock in the bytes
+
+
+def test_pyproject_ships_the_schema_as_package_data():
+    """The wheel carries the schema (tests/e2e/test_wheel.py builds one; this is the fast check of the glob)."""
+    import fnmatch
+    import tomllib
+
+    from tests.paths import REPO_ROOT
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["repool.schemas"]
+    assert any(fnmatch.fnmatch(SCHEMA_PATH, g) for g in globs)
+    assert any(fnmatch.fnmatch("ars/LICENSE", g) for g in globs)  # MIT: the notice travels with the file

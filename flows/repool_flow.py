@@ -13,6 +13,7 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from repool.schemas.ard import TABLE_IDS
+from repool.flows.runners import unit_task_runner
 from repool.settings import Settings
 from repool.tasks import in_prefect_run
 from repool.tasks.analyse import analyse_table, derive_km_curves
@@ -80,31 +81,35 @@ def select_deliveries(settings: Settings, run_id: str, flow_run_id: str | None, 
     runner), then the coordinator records the outcomes, until each study has an accepted delivery or
     has run out of candidates."""
     pending, accepted, refused = {s: paths for s, paths in candidates.items() if paths}, {}, []
-    while pending:
-        futures = {study: prepare_delivery.with_options(task_run_name=f"unit[{_label(paths[0])}]").submit(
-                       settings, run_id, paths[0], code_version)
-                   for study, paths in sorted(pending.items())}
-        outcomes = {}
-        for study, fut in futures.items():
-            outcomes[study] = fut.result()
-            if progress is not None:
-                progress(outcomes[study])
-        record_deliveries(settings, run_id, flow_run_id, list(outcomes.values()))
-        round_accepted, round_refused, pending = fall_back(pending, outcomes)
-        accepted |= round_accepted
-        refused += round_refused
+    with unit_task_runner(settings) as runner:
+        while pending:
+            futures = {study: runner.submit(
+                           prepare_delivery.with_options(task_run_name=f"unit[{_label(paths[0])}]"),
+                           {"settings": settings, "run_id": run_id, "delivery_dir": paths[0],
+                            "code_version": code_version})
+                       for study, paths in sorted(pending.items())}
+            outcomes = {}
+            for study, fut in futures.items():
+                outcomes[study] = fut.result()
+                if progress is not None:
+                    progress(outcomes[study])
+            record_deliveries(settings, run_id, flow_run_id, list(outcomes.values()))
+            round_accepted, round_refused, pending = fall_back(pending, outcomes)
+            accepted |= round_accepted
+            refused += round_refused
     return accepted, refused
 
 
 @flow(name="repool", task_runner=ThreadPoolTaskRunner(max_workers=4), log_prints=True)
 def repool(data_dir: str | None = None, db: str | None = None, results_dir: str | None = None,
            pins: dict[str, str] | None = None, gx_checkpoint: bool = True, alpha: float | None = None,
-           conventions: str | None = None) -> dict:
+           conventions: str | None = None, task_runner: str | None = None, dask_address: str | None = None,
+           dask_workers: int | None = None) -> dict:
     """Pool the newest valid delivery of every study and publish a result version."""
     settings = Settings.from_env().with_overrides(
         data_dir=Path(data_dir) if data_dir else None, db_path=Path(db) if db else None,
         results_dir=Path(results_dir) if results_dir else None, pinned=pins or None, alpha=alpha,
-        conventions=conventions)
+        conventions=conventions, task_runner=task_runner, dask_address=dask_address, dask_workers=dask_workers)
     flow_run_id = _flow_run_id()
     lease = connect(settings.db_path)  # held for the whole run: a second process is refused, not interleaved
     try:

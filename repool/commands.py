@@ -27,7 +27,9 @@ def _parse_pins(pins: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `repool` flow (Prefect's ephemeral API unless PREFECT_API_URL points at a server)."""
-    settings = settings_from(args, alpha=args.alpha, conventions=args.conventions)
+    settings = settings_from(args, alpha=args.alpha, conventions=args.conventions,
+                             task_runner="dask" if args.dask_address else args.task_runner,
+                             dask_address=args.dask_address, dask_workers=args.dask_workers)
     pins = _parse_pins(args.pin)
     print(f"repool: pooling deliveries under {settings.deliveries_dir}", file=sys.stderr)
     print(f"repool: database {settings.db_path}, results {settings.results_dir}", file=sys.stderr)
@@ -75,7 +77,8 @@ def _run_flow(settings: Settings, pins: dict[str, str]) -> int:
     try:
         state = repool(data_dir=str(settings.data_dir), db=str(settings.db_path),
                        results_dir=str(settings.results_dir), pins=pins or None, alpha=settings.alpha,
-                       conventions=settings.conventions,
+                       conventions=settings.conventions, task_runner=settings.task_runner,
+                       dask_address=settings.dask_address, dask_workers=settings.dask_workers,
                        return_state=True)
     except DatabaseBusy as exc:
         print(f"repool: refused: {exc}", file=sys.stderr)

@@ -12,6 +12,8 @@ Environment overrides:
     REPOOL_STUDIES       study registry (TOML)        (default: <data dir>/studies.toml, else the bundled one)
     REPOOL_ALPHA         1 - confidence level of every interval                (default: 0.05)
     REPOOL_CONVENTIONS   convention profile of the statistics, `sas` or `r`   (default: sas)
+    REPOOL_TASK_RUNNER   where the per-delivery units run: `thread` or `dask`  (default: thread)
+    REPOOL_DASK_ADDRESS  an existing Dask scheduler, tcp://HOST:PORT           (default: a local cluster)
     REPOOL_RESULTS_URL   where HTTP serves the results folder (set by `repool serve` / `repool server`;
                          default: none, the run's artifacts say where the report file is)
 
@@ -31,6 +33,7 @@ from repool.resources import bundled_data_dir, default_policy_file, is_checkout,
 DAYS_PER_MONTH = 30.4375
 # Convention profiles (results.md "Conventions"; tasks/analyse/statistics.py `CONVENTIONS`).
 CONVENTIONS = ("sas", "r")
+TASK_RUNNERS = ("thread", "dask")
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,18 @@ class Settings:
     days_per_month: float = DAYS_PER_MONTH
     alpha: float = 0.05
     conventions: str = "sas"
+    # Where the per-delivery units run (flows/runners.py); never part of the version id: every runner
+    # gives the same bytes.
+    task_runner: str = "thread"
+    dask_address: str | None = None
+    dask_workers: int = 2
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not 0 < float(self.alpha) < 1:
             raise ValueError(f"alpha must lie strictly between 0 and 1, got {self.alpha!r}")
+        if self.task_runner not in TASK_RUNNERS:
+            raise ValueError(f"task_runner must be one of {list(TASK_RUNNERS)}, got {self.task_runner!r}")
         if self.conventions not in CONVENTIONS:
             raise ValueError(f"conventions must be one of {list(CONVENTIONS)}, got {self.conventions!r}")
         if self.db_path is None:
@@ -147,4 +157,8 @@ class Settings:
             kw["conventions"] = env["REPOOL_CONVENTIONS"].strip().lower()
         if env.get("REPOOL_RESULTS_URL"):
             kw["results_url"] = env["REPOOL_RESULTS_URL"].strip()
+        if env.get("REPOOL_TASK_RUNNER"):
+            kw["task_runner"] = env["REPOOL_TASK_RUNNER"].strip().lower()
+        if env.get("REPOOL_DASK_ADDRESS"):
+            kw["dask_address"] = env["REPOOL_DASK_ADDRESS"].strip()
         return cls(**kw)

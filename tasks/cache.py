@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 from pathlib import Path
 
 from repool.hashing import sha256_of
@@ -162,6 +163,7 @@ def unit_record(result, run_id: str) -> dict:
         "delivery": {"format": d.format, "files": d.files, "data_cut": d.data_cut.isoformat() if d.data_cut else None},
         "accepted": bool(result.accepted), "ingested": bool(result.ingested), "message": result.message,
         "failures": result.failures, "validated_in_run": run_id,
+        "built_by": {"host": socket.gethostname(), "pid": os.getpid()},  # which worker made it
     }
 
 

@@ -43,6 +43,9 @@ CODE_VERSION_SOURCES = (
     ("repool.sql", (".",)),
 )
 CODE_SUFFIXES = (".py", ".sql", ".json", ".toml")
+# Inside those, what only describes an export format (the CDISC ARS JSON Schema the tests validate
+# ars.json against): it changes no number.
+CODE_VERSION_EXCLUDED = ("schemas/ars/",)
 
 
 def list_code_version_files() -> list[tuple[str, Path]]:
@@ -55,8 +58,10 @@ def list_code_version_files() -> list[tuple[str, Path]]:
             base = root / entry
             paths = [base] if base.is_file() else base.rglob("*")
             for p in paths:
-                if p.is_file() and p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts:
-                    out[f"{prefix}/{p.relative_to(root).as_posix()}"] = p
+                name = f"{prefix}/{p.relative_to(root).as_posix()}"
+                if (p.is_file() and p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts
+                        and not name.startswith(CODE_VERSION_EXCLUDED)):
+                    out[name] = p
     return sorted(out.items())
 
 

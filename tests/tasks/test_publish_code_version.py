@@ -43,6 +43,7 @@ def test_the_copy_gives_the_checkout_s_code_version(package_copy, monkeypatch):
     ("repool.tasks", "render/report.py"),
     ("repool.tasks", "watch.py"),
     ("repool.tasks", "runs.py"),
+    ("repool.schemas", "ars/ars_ldm.schema.json"),
 ])
 def test_editing_a_renderer_or_the_watcher_keeps_the_code_version(package_copy, package, file):
     before = _version()

@@ -1,0 +1,87 @@
+"""Issue 10, part 2: the per-delivery units on a 2-worker local Dask cluster give the same version id
+and byte-identical ARD as the thread runner, on the bundled deliveries and on a 20-study scale set.
+
+One child process holds a private Prefect API (as `repool run` does) and runs the flow four times:
+thread and dask on each data root, each pair with its own database and cache (a shared cache would
+let the second run reuse the first's units). The GX checkpoint is off: it changes no number.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.paths import DATA_DIR as REPO_DATA
+
+DRIVER = r"""
+import json, os, sys
+from repool.ephemeral import private_api
+
+roots = json.loads(sys.argv[1])
+out = {}
+with private_api() as url:
+    os.environ["PREFECT_API_URL"] = url  # the Dask workers inherit it to report their task runs
+    from repool.flows.repool_flow import repool
+    for name, root in roots.items():
+        for runner in ("thread", "dask"):
+            work = os.path.join(root, "work-" + runner)
+            state = repool(data_dir=root, db=os.path.join(work, "repool.duckdb"),
+                           results_dir=os.path.join(work, "results"), gx_checkpoint=False,
+                           task_runner=runner, dask_workers=2, return_state=True)
+            data = state.result(raise_on_failure=False)
+            out[name + ":" + runner] = {"completed": state.is_completed(), "version": data.get("version"),
+                                        "message": data.get("message")}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _unit_builders(cache: Path) -> set[int]:
+    return {json.loads((e / "unit.json").read_text())["built_by"]["pid"] for e in cache.iterdir()
+            if (e / "unit.json").is_file()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dask")
+    bundled = base / "bundled"
+    bundled.mkdir()
+    shutil.copytree(REPO_DATA / "deliveries", bundled / "deliveries")
+    shutil.copy(REPO_DATA / "studies.toml", bundled / "studies.toml")
+    scale = base / "scale"
+    subprocess.run([sys.executable, "-m", "repool.cli", "generate", "--out", str(scale), "--studies", "20",
+                    "--patients-per-study", "60"], check=True, capture_output=True)
+    roots = {"bundled": str(bundled), "scale": str(scale)}
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(roots)], capture_output=True, text=True,
+                          timeout=900, env=env)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line, f"driver failed: {proc.stderr[-3000:]}"
+    return {k: Path(v) for k, v in roots.items()}, json.loads(line.removeprefix("RESULT ")), proc.pid
+
+
+@pytest.mark.parametrize("name", ["bundled", "scale"])
+def test_dask_gives_the_thread_runner_s_version_and_ard(runs, name):
+    roots, out, driver_pid = runs
+    thread, dask = out[f"{name}:thread"], out[f"{name}:dask"]
+    assert thread["completed"] and dask["completed"], (thread, dask)
+    assert thread["version"] and dask["version"] == thread["version"]
+    folders = {r: roots[name] / f"work-{r}" / "results" / thread["version"] for r in ("thread", "dask")}
+    for file in ("ard.parquet", "ard.csv", "km.parquet"):
+        assert (folders["dask"] / file).read_bytes() == (folders["thread"] / file).read_bytes(), file
+
+
+def test_the_dask_units_ran_in_worker_processes(runs):
+    roots, _out, driver_pid = runs
+    for name in roots:
+        thread_pids = _unit_builders(roots[name] / "work-thread" / "cache")
+        dask_pids = _unit_builders(roots[name] / "work-dask" / "cache")
+        assert len(thread_pids) == 1, "the thread runner builds every unit in the flow's process"
+        assert dask_pids and dask_pids.isdisjoint(thread_pids), "the dask units were built elsewhere"
+    # with 20 studies both workers take some
+    assert len(_unit_builders(roots["scale"] / "work-dask" / "cache")) == 2

@@ -190,7 +190,8 @@ def test_cases_are_capped_per_check_with_a_count_of_the_rest():
 
 
 def _delivery(study: str) -> Delivery:
-    return Delivery(study, "2014-09-30", Path("."), "xpt-adam", {"adae.xpt": {"sha256": "cd" * 32, "rows": 3}})
+    return Delivery(study, "2014-09-30", Path("."), "xpt-adam", {"adae.xpt": {"sha256": "cd" * 32, "rows": 3},
+                                                                 "adsl.xpt": {"sha256": "ab" * 32, "rows": 3}})
 
 
 def test_teae_flag_mismatch_in_sql_names_the_delivered_row():
@@ -220,3 +221,40 @@ def test_an_ae_breach_is_located_by_its_source_row():
     (located,) = locate_in_source(con, [found], {"MT103-211": _delivery("MT103-211")})
     assert (located["file"], located["row"], located["column"]) == ("adae.xpt", 8, "AETOXGR")
     assert located["message"].startswith("adae.xpt row 8 (pooled.adae row 2)")
+
+
+def test_validate_pool_reads_the_database_not_frames(tmp_path):
+    """The task over a database file while the run's lease connection is open (as the flow holds
+    it): contract failure decided `reject`, GX over the same tables with Data Docs, audit written."""
+    from repool.settings import Settings
+    from repool.tasks.db import connect, create_schemas
+    from repool.tasks.ingest import DeliveryResult
+    from repool.tasks.validate.pooled import validate_pool
+
+    settings = Settings(data_dir=tmp_path, db_path=tmp_path / "repool.duckdb")
+    frames = _valid_frames()
+    frames["adsl"].loc[1, "AGE"] = 12
+    lease = connect(settings.db_path)
+    try:
+        create_schemas(lease, settings.sql_dir)
+        for name, df in frames.items():
+            lease.register("_frame", df)
+            lease.execute(f"CREATE TABLE pooled.{name} AS SELECT * FROM _frame")
+            lease.unregister("_frame")
+        from repool.tasks.stage import staging_table
+
+        lease.execute(f"CREATE TABLE {staging_table('MT103-211', 'adsl')} AS "
+                      "SELECT * FROM (VALUES (4, 'MT103-211-01-001'), (6, 'MT103-211-01-002')) t(_row, USUBJID)")
+        accepted = [DeliveryResult(s, "2014-09-30", delivery=_delivery(s), accepted=True)
+                    for s in sorted(frames["adsl"]["STUDYID"].unique())]
+        out = validate_pool.fn(settings, "run-1", None, None, accepted, str(tmp_path / "docs"))
+        assert [(f["file"], f["row"], f["column"], f["action"]) for f in out["contract_failures"]] == [
+            ("adsl.xpt", 6, "AGE", "reject")]  # the delivered row of pooled.adsl row 2
+        assert out["ok"] is False and out["gx"]["success"] is False
+        assert [f["column"] for f in out["gx"]["datasets"]["adsl"]["failed"]] == ["AGE"]
+        assert (tmp_path / "docs" / "index.html").is_file()
+        audit = lease.execute("SELECT file, row, \"column\", reason FROM audit.validation_failures "
+                              "WHERE run_id = 'run-1' ORDER BY reason").fetchall()
+        assert audit == [("pooled.adsl", None, "AGE", "gx_expectation"), ("adsl.xpt", 6, "AGE", "pooled_contract")]
+    finally:
+        lease.close()

@@ -16,7 +16,7 @@ from repool.schemas.ard import TABLE_IDS
 from repool.flows.runners import unit_task_runner
 from repool.settings import Settings
 from repool.tasks import in_prefect_run
-from repool.tasks.analyse import analyse_table, derive_km_curves
+from repool.tasks.analyse import POOLED_COLUMNS, analyse_table, derive_km_curves
 from repool.tasks.cache import commit_entry, compute_unit_key, lookup, new_workspace, result_from_unit, unit_record
 from repool.tasks.db import connect, connect_unit
 from repool.tasks.harmonise import harmonise_delivery, harmonise_pool, read_pooled
@@ -144,9 +144,9 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
                             "inputs, code and parameters", results, refused, version)
 
         harmonise_pool(settings, results)
-        frames = read_pooled(settings)
+        frames = read_pooled(settings, POOLED_COLUMNS)
         docs_dir = str(settings.results_dir / f".gx-{run_id}") if gx_checkpoint else None
-        pooled_check = validate_pool(settings, run_id, flow_run_id, frames, results, docs_dir)
+        pooled_check = validate_pool(settings, run_id, flow_run_id, None, results, docs_dir)
         if pooled_check["contract_failures"]:
             return exit_run("failed", f"pooled datasets break their contract ({len(pooled_check['contract_failures'])}"
                             " failure(s)); nothing published", results, refused, pooled_check=pooled_check)

@@ -220,12 +220,12 @@ def get_source_dataset(fmt: str, file: str) -> SourceDataset:
 def is_nullish(s: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         return s.isna()
-    text = s.astype("string").str.strip()
+    text = s.astype("string[pyarrow]").str.strip()
     return s.isna() | text.isna() | text.isin(["", "n.a."])
 
 
 def _as_text(s: pd.Series) -> pd.Series:
-    return s.astype("string").str.strip()
+    return s.astype("string[pyarrow]").str.strip()
 
 
 def _numeric_or_nan(s: pd.Series, decimal_comma: bool = False) -> pd.Series:

@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from repool.settings import Settings
-from repool.tasks.db import connect, render_sql, study_slug
+from repool.tasks.db import connect, quote_ident, render_sql, study_slug
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.stage import staging_table
 
@@ -29,6 +29,17 @@ def create_quarantine_table(con: duckdb.DuckDBPyConnection, quarantined: list[tu
     con.execute("CREATE OR REPLACE TABLE work.quarantine (STUDYID VARCHAR, USUBJID VARCHAR)")
     if quarantined:
         con.executemany("INSERT INTO work.quarantine VALUES (?, ?)", [list(q) for q in sorted(set(quarantined))])
+
+
+def create_source_files_table(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult]) -> None:
+    """work.source_files: the pooled files' lineage (STUDYID, SRCFILE -> SRCDLV delivery, SRCSHA sha256),
+    bound, never pasted: the pooled marts join it by study and file to name each record's source."""
+    con.execute("CREATE OR REPLACE TABLE work.source_files (STUDYID VARCHAR, SRCFILE VARCHAR, SRCDLV VARCHAR, "
+                "SRCSHA VARCHAR)")
+    rows = sorted((r.study, file, r.delivery_id, meta["sha256"])
+                  for r in accepted for file, meta in r.delivery.files.items())
+    if rows:
+        con.executemany("INSERT INTO work.source_files VALUES (?, ?, ?, ?)", [list(x) for x in rows])
 
 
 def build_intermediate(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_dir: Path, variables: dict) -> None:
@@ -85,6 +96,7 @@ def build_pooled(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult],
     if not accepted:
         raise ValueError("nothing to pool: no accepted delivery")
     create_quarantine_table(con, [(q["study"], q["subject"]) for r in accepted for q in r.quarantined])
+    create_source_files_table(con, accepted)
     views = attach_units(con, accepted)
     counts = {}
     for dataset in POOLED_ORDER:
@@ -95,9 +107,13 @@ def build_pooled(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult],
     return counts
 
 
-def read_pooled_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """The small pooled frames the statistics need (one query per dataset)."""
-    return {d: con.sql(f"SELECT * FROM pooled.{d}").df() for d in POOLED_ORDER}
+def read_pooled_frames(con: duckdb.DuckDBPyConnection, columns: dict[str, tuple[str, ...]] | None = None
+                       ) -> dict[str, pd.DataFrame]:
+    """The pooled frames the statistics need, one query per dataset: only `columns[dataset]` when
+    given (the analyses' own list), else every column."""
+    def select(d: str) -> str:
+        return "*" if columns is None else ", ".join(quote_ident(c) for c in columns[d])
+    return {d: con.sql(f"SELECT {select(d)} FROM pooled.{d}").df() for d in POOLED_ORDER}
 
 
 def model_variables(settings: Settings) -> dict:
@@ -123,6 +139,6 @@ def harmonise_pool(settings: Settings, accepted: list[DeliveryResult]) -> dict[s
 
 
 @task(name="read-pooled", cache_policy=NO_CACHE)
-def read_pooled(settings: Settings) -> dict[str, pd.DataFrame]:
+def read_pooled(settings: Settings, columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
     with connect(settings.db_path) as con:
-        return read_pooled_frames(con)
+        return read_pooled_frames(con, columns)

@@ -26,6 +26,15 @@ TABLES = {
 }
 assert tuple(TABLES) == TABLE_IDS
 
+# The columns of each pooled dataset the tables and the KM curves read: nothing else leaves DuckDB.
+POOLED_COLUMNS = {
+    "adsl": ("STUDYID", "USUBJID", "AGE", "SEX", "ECOG", "PRHSCT", "BMBLPCT", "BMBLCAT", "SALVGRP",
+             "HSCTFL", "HSCTCRFL", "HSCTRRFL", "OTHTXFL"),
+    "adrs": ("STUDYID", "USUBJID", "PARAMCD", "AVALC"),
+    "adtte": ("STUDYID", "USUBJID", "PARAMCD", "AVAL", "CNSR"),
+    "adae": ("STUDYID", "USUBJID", "TRTEMFL", "AESER", "AEFATFL", "AREL", "AESICAT", "AETOXGR"),
+}
+
 
 @task(name="analyse", cache_policy=NO_CACHE)
 def analyse_table(table_id: str, frames: dict[str, pd.DataFrame], alpha: float,

@@ -101,7 +101,7 @@ def find_foreign_studyid(delivery: Delivery, file: str, df: pd.DataFrame, subjec
     """Rows whose STUDYID (any case; ADaM files may carry it) names another study than the delivering one."""
     records = []
     for c in [c for c in df.columns if str(c).upper() == "STUDYID"]:
-        text = df[c].astype("string").str.strip()
+        text = df[c].astype("string[pyarrow]").str.strip()
         foreign = text.notna() & (text != "") & (text != delivery.study)
         for row in list(df.index[foreign.fillna(False).astype(bool)])[:MAX_CASES_PER_CHECK]:
             records.append(failure(delivery.study, delivery.delivery_id, "studyid_mismatch",

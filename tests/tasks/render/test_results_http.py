@@ -182,3 +182,11 @@ def test_repool_server_serves_the_results_and_says_how_to_link_them(tree, monkey
     monkeypatch.setattr(deployments_serve, "start_server", fake_start_server)
     assert commands.server(_args(tree, port=4200)) == 0
     assert seen["report"] == REPORT
+
+
+def test_the_url_reaches_the_runs_through_settings_and_is_no_parameter_of_the_numbers():
+    from repool.settings import Settings
+
+    served = Settings.from_env({RESULTS_URL_ENV: "http://127.0.0.1:4202/"})
+    assert served.results_url == "http://127.0.0.1:4202/" and Settings.from_env({}).results_url is None
+    assert served.analysis_parameters() == Settings.from_env({}).analysis_parameters()  # same version id

@@ -10,6 +10,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from repool.schemas.sources import SOURCE_DATASETS
+
 SALVAGE_LEVELS = ["First salvage", "Second or later salvage"]
 ECOG_LEVELS = ["0", "1", "2", "Unknown"]
 BMBLCAT_LEVELS = ["<= 5%", "> 5% - < 10%", "10% - < 50%", ">= 50%", "Unknown"]
@@ -57,7 +59,24 @@ def sql_twins(model: type) -> dict[str, dict]:
     return twins
 
 
-class PooledADSL(pa.DataFrameModel):
+# Every delivered file name a contract knows (schemas/sources.py): where a pooled record may come from.
+SOURCE_FILES = sorted({file for files in SOURCE_DATASETS.values() for file in files})
+
+
+class SourceColumns(pa.DataFrameModel):
+    """Where a pooled record comes from (admiral's SRCDOM/SRCVAR/SRCSEQ, extended to the delivered
+    files): the delivery, the file, the file's sha256 (from the run's lineage) and the 1-based data
+    row of the record's own row; SRCROWS lists every delivered row it was derived from as
+    'file:row' joined by '; ' (files of the same delivery, ordered as the model reads them)."""
+
+    SRCDLV: Series[str]  # delivery id
+    SRCFILE: Series[str] = pa.Field(isin=SOURCE_FILES)
+    SRCSHA: Series[str]  # sha256 of SRCFILE as verified at ingest
+    SRCROW: Series[int] = pa.Field(ge=1)
+    SRCROWS: Series[str]
+
+
+class PooledADSL(SourceColumns):
     """One row per pooled subject (randomised to and treated with blinatumomab)."""
 
     STUDYID: Series[str]
@@ -93,7 +112,7 @@ class PooledADSL(pa.DataFrameModel):
         strict = False
 
 
-class PooledADTTE(pa.DataFrameModel):
+class PooledADTTE(SourceColumns):
     """One row per subject and time-to-event parameter (OS for all, RFS for subjects in remission)."""
 
     STUDYID: Series[str]
@@ -108,7 +127,7 @@ class PooledADTTE(pa.DataFrameModel):
         unique = ["USUBJID", "PARAMCD"]
 
 
-class PooledADRS(pa.DataFrameModel):
+class PooledADRS(SourceColumns):
     """One row per subject and response parameter: BOR (best response within two cycles) and MRD."""
 
     STUDYID: Series[str]
@@ -131,7 +150,7 @@ class PooledADRS(pa.DataFrameModel):
         unique = ["USUBJID", "PARAMCD"]
 
 
-class PooledADAE(pa.DataFrameModel):
+class PooledADAE(SourceColumns):
     """One row per adverse event as delivered, with re-derived treatment emergence."""
 
     STUDYID: Series[str]

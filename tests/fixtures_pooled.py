@@ -19,6 +19,8 @@ from the tables below (see the comments there).
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -63,6 +65,24 @@ def _study(usubjid: str) -> str:
     return "MT103-211" if usubjid.startswith("F") else "00103311"
 
 
+_FORMAT_SUFFIX = {"MT103-211": ".xpt", "00103311": ".parquet", "MT103-206": ".csv"}
+_LEGACY_FILE = {"adsl": "patients.csv", "adtte": "followup.csv", "adrs": "response.csv", "adae": "ae.csv"}
+
+
+def with_source(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The pooled source columns (schemas/pooled.py SourceColumns) on a fixture frame: each row
+    from the study's `dataset` file, numbered within the study in frame order."""
+    df = df.copy()
+    study = df["STUDYID"].astype(str)
+    df["SRCDLV"] = study.map(lambda s: f"{s}@2020-01-01")
+    df["SRCFILE"] = study.map(lambda s: _LEGACY_FILE[dataset] if _FORMAT_SUFFIX[s] == ".csv"
+                              else dataset + _FORMAT_SUFFIX[s])
+    df["SRCSHA"] = study.map(lambda s: hashlib.sha256(s.encode()).hexdigest())
+    df["SRCROW"] = df.groupby(study).cumcount() + 1
+    df["SRCROWS"] = df["SRCFILE"] + ":" + df["SRCROW"].astype(str)
+    return df
+
+
 def make_adsl() -> pd.DataFrame:
     cols = ["USUBJID", "SALVGRP", "AGE", "SEX", "ECOG", "PRHSCT", "BMBLPCT", "BMBLCAT",
             "HSCTFL", "HSCTCRFL", "HSCTRRFL", "OTHTXFL"]
@@ -78,7 +98,7 @@ def make_adsl() -> pd.DataFrame:
     df["HSCTDT"] = pd.Series(pd.Timestamp("2020-06-01"), index=df.index).where(hsct)
     df["HSCTSTAT"] = np.select([df["HSCTCRFL"] == "Y", df["HSCTRRFL"] == "Y"], ["CR", "RELAPSE"], None)
     df["OTHTXDT"] = pd.Series(pd.Timestamp("2020-05-01"), index=df.index).where(df["OTHTXFL"] == "Y")
-    return df
+    return with_source(df, "adsl")
 
 
 def make_adtte() -> pd.DataFrame:
@@ -86,7 +106,7 @@ def make_adtte() -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "AVAL", "CNSR"])
     df["AVAL"] = df["AVAL"].astype(float)
     df.insert(0, "STUDYID", df["USUBJID"].map(_study))
-    return df
+    return with_source(df, "adtte")
 
 
 def make_adrs() -> pd.DataFrame:
@@ -94,7 +114,7 @@ def make_adrs() -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "AVALC"])
     df.insert(0, "STUDYID", df["USUBJID"].map(_study))
     df["ADT"] = pd.NaT
-    return df
+    return with_source(df, "adrs")
 
 
 def make_adae() -> pd.DataFrame:
@@ -106,7 +126,7 @@ def make_adae() -> pd.DataFrame:
     df["ASTDTF"] = None
     df["AEOUT"] = np.where(df["AEFATFL"] == "Y", "FATAL", "RECOVERED")
     df["SRCTEMFL"] = df["TRTEMFL"]
-    return df
+    return with_source(df, "adae")
 
 
 def only_first(df: pd.DataFrame) -> pd.DataFrame:

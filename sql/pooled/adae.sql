@@ -5,7 +5,7 @@
 WITH source AS (SELECT * FROM {{ union('adae') }}),
 subjects AS (SELECT STUDYID, USUBJID, TRTSDT, TRTEDT FROM pooled.adsl),
 imputed AS (
-    SELECT s.*, a.TRTSDT, a.TRTEDT,
+    SELECT s.*, a.TRTSDT, a.TRTEDT, f.SRCDLV, f.SRCSHA,
         CASE length(s.ASTDTC)
             WHEN 10 THEN TRY_CAST(s.ASTDTC AS DATE)
             WHEN 7 THEN CASE WHEN strftime(a.TRTSDT, '%Y-%m') = s.ASTDTC THEN a.TRTSDT
@@ -16,6 +16,7 @@ imputed AS (
         CASE length(s.ASTDTC) WHEN 7 THEN 'D' WHEN 4 THEN 'M' END AS ASTDTF
     FROM source s
     JOIN subjects a USING (STUDYID, USUBJID)
+    LEFT JOIN work.source_files f ON f.STUDYID = s.STUDYID AND f.SRCFILE = s.SRCFILE
 ),
 final AS (
     SELECT STUDYID, USUBJID, AESEQ, AEDECOD, AETOXGR, AESER, AREL, ASTDT, ASTDTF, AEOUT,
@@ -25,7 +26,8 @@ final AS (
                  'dysarthria', 'somnolence', 'disorientation', 'cognitive disorder', 'memory impairment',
                  'ataxia', 'dizziness', 'headache', 'paraesthesia') THEN 'NEURO' END AS AESICAT,
         CASE WHEN ASTDT >= TRTSDT AND ASTDT <= TRTEDT + {{ teae_window_days }} THEN 'Y' ELSE 'N' END AS TRTEMFL,
-        SRCTEMFL
+        SRCTEMFL,
+        SRCDLV, SRCFILE, SRCSHA, SRCROW, SRCROWS
     FROM imputed
 )
 SELECT * FROM final ORDER BY STUDYID, USUBJID, AESEQ

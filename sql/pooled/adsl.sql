@@ -1,5 +1,8 @@
 -- pooled.adsl: One row per pooled subject (randomised to and treated with blinatumomab), every study.
 -- Key: USUBJID (unique across studies), STUDYID. Quarantined subjects are set aside.
+-- Source (every pooled mart): SRCDLV delivery, SRCFILE file, SRCSHA its sha256 (joined from the run's
+-- lineage, work.source_files, by study and file), SRCROW its 1-based data row; SRCROWS every delivered
+-- row the record was derived from ('file:row; ...', files of the same delivery).
 WITH source AS (SELECT * FROM {{ union('adsl') }}),
 remission AS (
     SELECT DISTINCT STUDYID, USUBJID FROM {{ union('adrs') }}
@@ -30,8 +33,10 @@ final AS (
         CASE WHEN k.HSCTDT >= k.TRTSDT AND k.HSCTSTAT = 'CR' THEN 'Y' ELSE 'N' END AS HSCTCRFL,
         CASE WHEN k.HSCTDT >= k.TRTSDT AND k.HSCTSTAT IN ('RELAPSE', 'REFRACTORY') THEN 'Y' ELSE 'N' END AS HSCTRRFL,
         k.OTHTXDT,
-        CASE WHEN k.OTHTXDT >= k.TRTSDT THEN 'Y' ELSE 'N' END AS OTHTXFL
+        CASE WHEN k.OTHTXDT >= k.TRTSDT THEN 'Y' ELSE 'N' END AS OTHTXFL,
+        f.SRCDLV, k.SRCFILE, f.SRCSHA, k.SRCROW, k.SRCROWS
     FROM kept k
     LEFT JOIN remission r USING (STUDYID, USUBJID)
+    LEFT JOIN work.source_files f ON f.STUDYID = k.STUDYID AND f.SRCFILE = k.SRCFILE
 )
 SELECT * FROM final ORDER BY STUDYID, USUBJID

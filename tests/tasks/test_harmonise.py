@@ -90,3 +90,46 @@ def test_teae_window_and_partial_dates(pooled):
     assert (pneu.ASTDT, pneu.ASTDTF, pneu.AEFATFL) == (pd.Timestamp("2015-03-01"), "M", "Y")
     assert _row(adae, "MT103-206-3", AEDECOD="Sepsis").AEFATFL == "Y"
     assert set(adae["USUBJID"]) <= set(pooled["adsl"]["USUBJID"])  # SOC AEs are not pooled
+
+
+@pytest.fixture
+def pooled_sources(settings):
+    """(pooled frames, accepted results): for the source columns checked against the delivered files."""
+    _, accepted = prepare_newest(settings)
+    harmonise_pool.fn(settings, accepted)
+    return read_pooled.fn(settings), {r.study: r for r in accepted}
+
+
+def test_every_pooled_record_names_its_delivery_file_sha_and_rows(pooled_sources):
+    """Rows by hand from tests/fixtures_deliveries.py (1-based data rows of each delivered file)."""
+    import hashlib
+
+    pooled, results = pooled_sources
+    for name, df in pooled.items():
+        assert df[["SRCDLV", "SRCFILE", "SRCSHA", "SRCROW", "SRCROWS"]].notna().all().all(), name
+        for _, r in df.iterrows():  # delivery and sha256 are the verified ones of that study's file
+            d = results[r.STUDYID].delivery
+            assert r.SRCDLV == d.delivery_id
+            assert r.SRCSHA == d.files[r.SRCFILE]["sha256"] == hashlib.sha256((d.path / r.SRCFILE).read_bytes()).hexdigest()
+            assert f"{r.SRCFILE}:{r.SRCROW}" in r.SRCROWS.split("; ")
+    adsl, adrs, adtte, adae = (pooled[k] for k in ("adsl", "adrs", "adtte", "adae"))
+    # csv-legacy: patient 4's transplant comes from hsct.csv row 1; patient 2's first other therapy
+    # after the first dose is other_tx.csv row 1 (row 2, of 2011, is before the study and not read)
+    assert _row(adsl, "MT103-206-4").SRCROWS == "patients.csv:4; hsct.csv:1"
+    assert _row(adsl, "MT103-206-2").SRCROWS == "patients.csv:2; other_tx.csv:1"
+    bor = _row(adrs, "MT103-206-1", PARAMCD="BOR")  # CRh* (row 1) then CR (row 2): CR is the best
+    assert (bor.SRCFILE, bor.SRCROW, bor.SRCROWS) == ("response.csv", 2, "response.csv:1; response.csv:2")
+    assert _row(adrs, "MT103-206-1", PARAMCD="MRD").SRCROW == 2  # MRD negative at row 2
+    os1 = _row(adtte, "MT103-206-1", PARAMCD="OS")
+    assert (os1.SRCFILE, os1.SRCROW, os1.SRCROWS) == ("followup.csv", 1, "patients.csv:1; followup.csv:1")
+    rfs1 = _row(adtte, "MT103-206-1", PARAMCD="RFS")  # ends with the relapse
+    assert (rfs1.SRCFILE, rfs1.SRCROW) == ("relapse.csv", 1)
+    assert rfs1.SRCROWS == "response.csv:1; response.csv:2; followup.csv:1; relapse.csv:1"
+    pyrexia = _row(adae, "MT103-206-1", AEDECOD="Pyrexia")
+    assert (pyrexia.SRCFILE, pyrexia.SRCROW, pyrexia.AESEQ) == ("ae.csv", 2, 2)
+    # ADaM Parquet: the record's row of the delivered file, found independently with pandas
+    d = results["00103311"].delivery
+    delivered = pd.read_parquet(d.path / "adsl.parquet").reset_index(drop=True)
+    t2 = _row(adsl, "00103311-11-2")
+    expected = int(delivered.index[delivered["usubjid"] == "00103311-11-2"][0]) + 1
+    assert (t2.SRCFILE, t2.SRCROW, t2.SRCROWS) == ("adsl.parquet", expected, f"adsl.parquet:{expected}")

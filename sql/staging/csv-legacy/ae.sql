@@ -4,7 +4,7 @@ renamed AS (
     SELECT
         getvariable('repool_study')                                   AS STUDYID,
         getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
-        _row                                            AS AESEQ,
+        _row                                            AS AESEQ, 'ae.csv' AS SRCFILE,
         na(PT)                                          AS AEDECOD,
         TRY_CAST(na(GRADE) AS INTEGER)                  AS AETOXGR,
         jn_yn(SERIOUS)                                  AS AESER,

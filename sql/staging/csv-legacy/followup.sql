@@ -4,7 +4,7 @@ renamed AS (
     SELECT
         getvariable('repool_study')                                   AS STUDYID,
         getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
-        _row,
+        _row, 'followup.csv' AS SRCFILE,
         CASE na(STATUS) WHEN 'DEAD' THEN 'Y' WHEN 'ALIVE' THEN 'N' END AS DTHFL,
         de_date(STATUS_DATE)                            AS STATUSDT
     FROM source

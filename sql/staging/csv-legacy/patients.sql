@@ -5,7 +5,7 @@ renamed AS (
         getvariable('repool_study')                                   AS STUDYID,
         na(PATNR)                                       AS SUBJID,
         getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
-        _row,
+        _row, 'patients.csv' AS SRCFILE,
         CASE na(SEX) WHEN '1' THEN 'M' WHEN '2' THEN 'F' END AS SEX,
         TRY_CAST(na(AGE) AS INTEGER)                    AS AGE,
         TRY_CAST(na(ECOG) AS INTEGER)                   AS ECOGBL,

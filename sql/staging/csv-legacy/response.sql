@@ -4,7 +4,7 @@ renamed AS (
     SELECT
         getvariable('repool_study')                                   AS STUDYID,
         getvariable('repool_study') || '-' || na(PATNR)                     AS USUBJID,
-        _row,
+        _row, 'response.csv' AS SRCFILE,
         TRY_CAST(na(CYCLE) AS INTEGER)                  AS CYCLE,
         CASE na(RESPONSE) WHEN 'CR' THEN 'CR' WHEN 'CRh*' THEN 'CRh' WHEN 'CRi' THEN 'CRi'
             WHEN 'BFHM' THEN 'BFHM' WHEN 'PR' THEN 'PR' WHEN 'NR' THEN 'NR' WHEN 'NE' THEN 'NE' END AS RESPONSE,

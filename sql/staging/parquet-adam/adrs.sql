@@ -1,7 +1,7 @@
 -- stg_<study>__adrs: one row per subject and response parameter, long response labels decoded.
 WITH source AS (SELECT * FROM {{ source('adrs') }}),
 renamed AS (
-    SELECT getvariable('repool_study') AS STUDYID, na(usubjid) AS USUBJID, _row,
+    SELECT getvariable('repool_study') AS STUDYID, na(usubjid) AS USUBJID, _row, 'adrs.parquet' AS SRCFILE,
            CASE na(paramcd) WHEN 'BOR_C1C2' THEN 'BOR' WHEN 'MRD_C1C2' THEN 'MRD' END AS PARAMCD,
            CASE na(avalc)
                WHEN 'CR' THEN 'CR'

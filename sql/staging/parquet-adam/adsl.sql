@@ -5,7 +5,7 @@ renamed AS (
         getvariable('repool_study')                           AS STUDYID,
         na(usubjid)                             AS USUBJID,
         na(usubjid)                             AS SUBJID,
-        _row,
+        _row, 'adsl.parquet' AS SRCFILE,
         na(arm)                                 AS ARM,
         TRY_CAST(treated AS BOOLEAN)                AS TREATED,
         CAST(num(age) AS INTEGER)               AS AGE,

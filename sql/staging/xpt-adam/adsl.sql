@@ -5,7 +5,7 @@ renamed AS (
         getvariable('repool_study')                           AS STUDYID,
         na(USUBJID)                             AS USUBJID,
         na(USUBJID)                             AS SUBJID,
-        _row,
+        _row, 'adsl.xpt' AS SRCFILE,
         CAST(num(AGE) AS INTEGER)               AS AGE,
         na(SEX)                                 AS SEX,
         CAST(num(ECOGBL) AS INTEGER)            AS ECOGBL,

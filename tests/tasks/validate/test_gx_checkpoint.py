@@ -88,7 +88,9 @@ def _valid_frames() -> dict[str, pd.DataFrame]:
             "SRCTEMFL": ["Y", None, None],
         }
     )
-    return {"adsl": adsl, "adtte": adtte, "adrs": adrs, "adae": adae}
+    from tests.fixtures_pooled import with_source
+
+    return {name: with_source(df, name) for name, df in {"adsl": adsl, "adtte": adtte, "adrs": adrs, "adae": adae}.items()}
 
 
 def _pooled_db(frames: dict[str, pd.DataFrame], path: Path | None = None) -> duckdb.DuckDBPyConnection:

@@ -1,3 +1,5 @@
 -- int_adae (ADaM XPT): one row per adverse event.
-SELECT STUDYID, USUBJID, AESEQ, AEDECOD, AETOXGR, AESER, AREL, ASTDTC, AEOUT, SRCTEMFL
+-- Source: the record's row of the delivered file (SRCFILE, SRCROW; SRCROWS the same as file:row).
+SELECT STUDYID, USUBJID, AESEQ, AEDECOD, AETOXGR, AESER, AREL, ASTDTC, AEOUT, SRCTEMFL,
+       SRCFILE, AESEQ AS SRCROW, concat(SRCFILE, ':', AESEQ) AS SRCROWS
 FROM {{ ref('adae') }}

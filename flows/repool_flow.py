@@ -21,7 +21,8 @@ from repool.tasks.cache import commit_entry, compute_unit_key, lookup, new_works
 from repool.tasks.db import connect, connect_unit
 from repool.tasks.harmonise import harmonise_delivery, harmonise_pool, read_pooled
 from repool.tasks.ingest import discover, fall_back, ingest_delivery, verify_delivery
-from repool.tasks.publish import assert_same_code, compute_code_version, identify_version, publish_results
+from repool.tasks import publish
+from repool.tasks.publish import assert_same_code, identify_version, publish_results
 from repool.tasks.render.progress import report_progress
 from repool.tasks.render.summary import create_run_summary
 from repool.tasks.runs import finish_run, record_deliveries, start_run
@@ -131,7 +132,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
         candidates = discover(settings, run_id, flow_run_id)
         progress = report_progress(len(candidates))
         accepted, refused = select_deliveries(settings, run_id, flow_run_id, candidates,
-                                              compute_code_version(settings.policy_file), progress)
+                                              publish.compute_code_version(settings.policy_file), progress)
         missing = sorted(set(candidates) - set(accepted))
         if missing:
             return exit_run("failed", f"no valid delivery for {', '.join(missing)}; nothing published",
@@ -152,7 +153,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
                             " failure(s)); nothing published", results, refused, pooled_check=pooled_check)
 
         ards = [analyse_table.with_options(task_run_name=f"analyse[{table_id}]").submit(
-                    table_id, frames, settings.alpha, settings.conventions)
+                    table_id, frames, settings.alpha, settings.conventions, with_subjects=True)
                 for table_id in TABLE_IDS]
         km = derive_km_curves.submit(frames, settings.alpha)
         summary = create_run_summary(run_id, version, "published", "", results, refused, pooled_check)

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 ROW_COLUMNS = ["run_id", "study", "delivery_id", "file", "row", "column", "check", "reason", "value",
-               "severity", "action", "message"]
+               "severity", "action", "message", "validated_in_run"]
 
 
 def _scope(con: duckdb.DuckDBPyConnection, run: str | None, version: str | None, study: str | None) -> tuple[str, str, list]:
@@ -33,8 +33,8 @@ def _scope(con: duckdb.DuckDBPyConnection, run: str | None, version: str | None,
 
 def read_failures(con, where: str, params: list) -> pd.DataFrame:
     return con.execute(
-        f'SELECT run_id, study, delivery_id, file, row, "column", "check", reason, value, severity, action, message '
-        f"FROM audit.validation_failures WHERE {where} ORDER BY recorded_at, study, delivery_id, file, row NULLS FIRST, \"column\"",
+        f'SELECT run_id, study, delivery_id, file, row, "column", "check", reason, value, severity, action, message, '
+        f"coalesce(validated_in_run, run_id) AS validated_in_run FROM audit.validation_failures WHERE {where} ORDER BY recorded_at, study, delivery_id, file, row NULLS FIRST, \"column\"",
         params).df()
 
 
@@ -63,8 +63,10 @@ def render_audit(con: duckdb.DuckDBPyConnection, run: str | None = None, version
         failures[ROW_COLUMNS].to_csv(buf, index=False, lineterminator="\n")
         return buf.getvalue()
     out = [f"Audit of {title}\n"]
-    deliveries = con.execute(f"SELECT study, delivery_id, status, message FROM audit.deliveries WHERE {where} "
-                             "ORDER BY study, delivery_id DESC", params).df()
+    deliveries = con.execute(
+        "SELECT study, delivery_id, status, CASE WHEN validated_in_run IS NOT NULL AND validated_in_run <> run_id "
+        "THEN 'reused from run ' || validated_in_run ELSE 'this run' END AS validated, message "
+        f"FROM audit.deliveries WHERE {where} ORDER BY study, delivery_id DESC", params).df()
     out += ["\nDeliveries considered:\n", _text_table(deliveries)]
     out += ["\nFailures per study and check:\n", _text_table(summarise_failures(failures))]
     out += ["\nFailing rows:\n", _text_table(failures[["study", "delivery_id", "file", "row", "column", "check",

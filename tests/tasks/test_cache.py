@@ -60,10 +60,15 @@ def test_an_unchanged_delivery_is_reused_with_the_run_that_validated_it(settings
         delivered = con.execute("SELECT run_id, validated_in_run, cache_key FROM audit.deliveries ORDER BY recorded_at"
                                 ).fetchall()
         r1, r2 = recorded(run1), recorded(run2)
+        from repool.tasks.render.audit_report import render_audit
+
+        shown = render_audit(con, run=run2)
+        as_csv = render_audit(con, run=run2, fmt="csv")
     assert ("notes.txt", None, None, "unlisted_file", "recorded") in [x[:5] for x in r1]
     assert [x[:-1] for x in r2] == [x[:-1] for x in r1], "the reused validation is a complete record for run 2"
     assert {x[-1] for x in r1} == {run1} and {x[-1] for x in r2} == {run1}
     assert delivered == [(run1, run1, first.key), (run2, run1, first.key)]
+    assert f"reused from run {run1}" in shown and as_csv.splitlines()[1].endswith(run1)
 
 
 def test_a_changed_file_is_read_and_validated_again(settings):

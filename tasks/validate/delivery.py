@@ -6,6 +6,7 @@ on the renamed columns (`tasks/stage.py`).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -130,7 +131,10 @@ def validate_source_files(con: duckdb.DuckDBPyConnection, delivery: Delivery, ra
                                    f"{file} holds no subject: the study would vanish from the pool",
                                    file=file, sha256=sha, value=0))
         records += find_foreign_studyid(delivery, file, df, ds.subject)
-        nested_records, nested = find_nested_values(delivery, file, df, ds.column_names)
+        # only a column DuckDB holds as a nested type (LIST, STRUCT, MAP, UNION) can hold a nested value
+        nestable = [c for c, t, *_ in con.execute(f"DESCRIBE {table}").fetchall()
+                    if c in ds.column_names and re.search(r"\[|STRUCT|MAP|UNION", str(t))]
+        nested_records, nested = find_nested_values(delivery, file, df, nestable)
         records += nested_records
         schema = build_source_schema(ds, delivery.data_cut)
         if nested:

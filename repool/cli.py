@@ -55,6 +55,16 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--table", type=int, choices=[1, 2, 3, 4, 5], help="table number (5: results by study; default: all)")
     s.set_defaults(handler="repool.commands:show")
 
+    tr = sub.add_parser("trace", help="the patients behind a number and the delivered rows that made them count")
+    _common_paths(tr)
+    tr.add_argument("version", nargs="?", help="version id (default: latest)")
+    tr.add_argument("--table", type=int, choices=[1, 2, 3, 4, 5], required=True, help="table number (5: results by study)")
+    tr.add_argument("--variable", required=True, help="ARD variable, e.g. HSCT, BOR, OS, ANY_TEAE, SEX")
+    tr.add_argument("--group", help="a group level, e.g. 'First salvage' (or a study, or Y/N of PRHSCT)")
+    tr.add_argument("--level", help="a variable level, e.g. CR/CRh/CRi, F, '>= 50%%'")
+    tr.add_argument("--stat", help="a statistic (default: the counts n, N, events); e.g. median, pct, hr")
+    tr.set_defaults(handler="repool.commands:trace")
+
     rp = sub.add_parser("reproduce", help="published figures beside ours, with differences flagged")
     _common_paths(rp)
     rp.add_argument("version", nargs="?", help="version id (default: latest)")

@@ -167,6 +167,36 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
+def trace(args: argparse.Namespace) -> int:
+    """The subjects behind ARD rows of a version and, per subject, the delivered rows that made them
+    count (read from the version's stored membership and sources; later runs do not change them)."""
+    from repool.schemas.ard import COUNT_STATS
+    from repool.tasks.publish import read_version_ard, read_version_sources, read_version_subjects
+    from repool.tasks.render.trace import format_trace_text, members_of, row_label, select_rows
+
+    with _open_ro(settings_from(args)) as con:
+        v = _resolve_version(con, args.version)
+        ard = read_version_ard(con, v)
+        subjects, sources = read_version_subjects(con, v), read_version_sources(con, v)
+    if subjects is None or sources is None:
+        print(f"repool: result version {v} was published without its subjects (before `repool trace`)", file=sys.stderr)
+        return 1
+    rows = select_rows(ard, args.table, args.variable, args.group, args.level, args.stat)
+    counts = [s for s in COUNT_STATS if s != "N"]  # the numerators; --stat N for the denominator
+    if args.stat is None and rows["stat_name"].isin(counts).any():
+        rows = rows[rows["stat_name"].isin(counts)]  # --stat for a median's or rate's population
+    if rows.empty:
+        print(f"repool: no ARD row of table {args.table} for variable {args.variable!r}"
+              f"{f' and group {args.group!r}' if args.group else ''} in {v}", file=sys.stderr)
+        return 1
+    print(f"result version {v}")
+    for row in rows.to_dict("records"):
+        print()
+        print(format_trace_text(row, members_of(subjects, row), sources) if len(members_of(subjects, row))
+              else f"{row_label(row)}: no subjects stored for this row")
+    return 0
+
+
 def reproduce(args: argparse.Namespace) -> int:
     from repool.tasks.render.reproduce import compare_with_publication, render_reproduction_text
 

@@ -25,7 +25,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from repool.resources import package_dir
-from repool.schemas.ard import ARD_COLUMNS, KM_CURVE_COLUMNS
+from repool.schemas.ard import ARD_COLUMNS, KM_CURVE_COLUMNS, SOURCE_COLUMNS, SUBJECT_COLUMNS
 from repool.tasks.analyse.ard import assert_ard
 from repool.settings import Settings
 from repool.tasks import in_prefect_run
@@ -110,9 +110,18 @@ def create_version_ard(ard: pd.DataFrame, version: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def write_exports(folder: Path, ard: pd.DataFrame, km: pd.DataFrame, lineage: list[dict], meta: dict) -> None:
-    """ard.parquet, ard.csv, km.parquet, lineage.json — byte-reproducible for the same content."""
+def write_exports(folder: Path, ard: pd.DataFrame, km: pd.DataFrame, lineage: list[dict], meta: dict,
+                  subjects: pd.DataFrame | None = None, sources: pd.DataFrame | None = None) -> None:
+    """ard.parquet, ard.csv, km.parquet, lineage.json — byte-reproducible for the same content — and,
+    when given, the drill-down: subjects.parquet (per ARD row the subjects and pooled records behind
+    it), sources.parquet (per pooled record its delivered rows) and the trace/ listings."""
     folder.mkdir(parents=True, exist_ok=True)
+    if subjects is not None and sources is not None:
+        from repool.tasks.render.trace import write_trace_listings
+
+        subjects.to_parquet(folder / "subjects.parquet", index=False)
+        sources.to_parquet(folder / "sources.parquet", index=False)
+        write_trace_listings(folder, ard, subjects, sources)
     ard.to_parquet(folder / "ard.parquet", index=False)
     ard.to_csv(folder / "ard.csv", index=False, lineterminator="\n")
     km.to_parquet(folder / "km.parquet", index=False)
@@ -121,6 +130,98 @@ def write_exports(folder: Path, ard: pd.DataFrame, km: pd.DataFrame, lineage: li
            "confidence_level": round(1 - float(meta["parameters"].get("alpha", 0.05)), 10),
            "deliveries": meta["deliveries"], "exclusions": meta.get("exclusions", [])}
     (folder / "lineage.json").write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------------------
+# Drill-down stored with a version (issue 11, part 3): membership and the pooled records' sources
+# ------------------------------------------------------------------------------------------------
+
+TRACE_DDL = """
+CREATE TABLE IF NOT EXISTS results.subjects (
+    result_version VARCHAR, table_id VARCHAR, group1 VARCHAR, group1_level VARCHAR, group2 VARCHAR,
+    group2_level VARCHAR, variable VARCHAR, variable_level VARCHAR, stat_name VARCHAR, role VARCHAR,
+    STUDYID VARCHAR, USUBJID VARCHAR, dataset VARCHAR, record VARCHAR);
+CREATE TABLE IF NOT EXISTS results.sources (
+    result_version VARCHAR, dataset VARCHAR, STUDYID VARCHAR, USUBJID VARCHAR, record VARCHAR,
+    SRCDLV VARCHAR, SRCFILE VARCHAR, SRCSHA VARCHAR, SRCROW BIGINT, "primary" BOOLEAN);
+"""
+# pooled dataset -> the SQL naming a record within a subject (schemas/ard.py: dataset/record)
+POOLED_RECORD = {"adsl": "''", "adrs": "PARAMCD", "adtte": "PARAMCD", "adae": "CAST(AESEQ AS VARCHAR)"}
+
+
+def ensure_trace_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(TRACE_DDL)
+
+
+def read_pooled_sources(con: duckdb.DuckDBPyConnection, lineage: list[dict]) -> pd.DataFrame:
+    """Every pooled record's delivered rows (SOURCE_COLUMNS), from the pooled marts' source columns:
+    SRCROWS exploded to one row per delivered row, its file's sha256 taken from the version's lineage
+    (by study and file), `primary` the record's own row (SRCFILE, SRCROW)."""
+    sha = {(r["study"], r["file"]): r["sha256"] for r in lineage}
+    parts = []
+    for dataset, record in POOLED_RECORD.items():
+        parts.append(con.execute(
+            f"SELECT ? AS dataset, STUDYID, USUBJID, {record} AS record, SRCDLV, SRCFILE AS primary_file, "
+            f"SRCROW AS primary_row, unnest(string_split(SRCROWS, '; ')) AS src FROM pooled.{dataset}",
+            [dataset]).df())
+    df = pd.concat(parts, ignore_index=True)
+    file_row = df["src"].str.rsplit(":", n=1, expand=True)
+    df["SRCFILE"] = file_row[0]
+    df["SRCROW"] = pd.to_numeric(file_row[1]).astype("int64")
+    df["SRCSHA"] = [sha.get((s, f)) for s, f in zip(df["STUDYID"], df["SRCFILE"])]
+    df["primary"] = (df["SRCFILE"] == df["primary_file"]) & (df["SRCROW"] == df["primary_row"])
+    df = df[SOURCE_COLUMNS].drop_duplicates(["dataset", "STUDYID", "USUBJID", "record", "SRCFILE", "SRCROW"])
+    return df.sort_values(["dataset", "STUDYID", "USUBJID", "record", "SRCFILE", "SRCROW"],
+                          kind="mergesort").reset_index(drop=True)
+
+
+def create_version_subjects(subjects: pd.DataFrame, version: str) -> pd.DataFrame:
+    out = subjects[SUBJECT_COLUMNS].copy().reset_index(drop=True)
+    out.insert(0, "result_version", version)
+    return out
+
+
+def create_version_sources(sources: pd.DataFrame, version: str) -> pd.DataFrame:
+    out = sources[SOURCE_COLUMNS].copy().reset_index(drop=True)
+    out["SRCROW"] = out["SRCROW"].astype("int64")
+    out["primary"] = out["primary"].astype(bool)
+    out.insert(0, "result_version", version)
+    return out
+
+
+def split_memberships(results: list) -> tuple[list[pd.DataFrame], pd.DataFrame | None]:
+    """The analyse tasks' results -> (ARD frames, their membership concatenated, or None when no
+    table gave one): a result is an ARD frame or (ARD, membership)."""
+    ards, subjects = [], []
+    for r in results:
+        ard, sub = r if isinstance(r, tuple) else (r, None)
+        ards.append(ard)
+        if sub is not None:
+            subjects.append(sub)
+    return ards, (pd.concat(subjects, ignore_index=True) if subjects else None)
+
+
+def read_version_subjects(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame | None:
+    """A version's membership (SUBJECT_COLUMNS), or None for a version published without it."""
+    if not _has_table(con, "subjects"):
+        return None
+    df = con.execute("SELECT * EXCLUDE (result_version) FROM results.subjects WHERE result_version = ? ORDER BY rowid",
+                     [version]).df()
+    return df if len(df) else None
+
+
+def read_version_sources(con: duckdb.DuckDBPyConnection, version: str) -> pd.DataFrame | None:
+    """A version's stored sources of its pooled records (SOURCE_COLUMNS), or None."""
+    if not _has_table(con, "sources"):
+        return None
+    df = con.execute("SELECT * EXCLUDE (result_version) FROM results.sources WHERE result_version = ? ORDER BY rowid",
+                     [version]).df()
+    return df if len(df) else None
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'results' "
+                            "AND table_name = ?", [table]).fetchall()[0][0])
 
 
 def group_lineage(lineage: list[dict]) -> list[dict]:
@@ -135,7 +236,8 @@ def group_lineage(lineage: list[dict]) -> list[dict]:
 def publish_version(con: duckdb.DuckDBPyConnection, *, version: str, ard: pd.DataFrame, km: pd.DataFrame,
                     lineage: list[dict], exclusions: list[dict], meta: dict, results_dir: Path,
                     render: Callable[[pd.DataFrame, pd.DataFrame, dict, Path], Path],
-                    extra_files: dict[str, Path] | None = None) -> Path:
+                    extra_files: dict[str, Path] | None = None, subjects: pd.DataFrame | None = None,
+                    sources: pd.DataFrame | None = None) -> Path:
     """Write the version: folder under a temporary name, one transaction, then rename into place.
 
     Refuses to touch a version that exists. Returns the version folder.
@@ -149,12 +251,15 @@ def publish_version(con: duckdb.DuckDBPyConnection, *, version: str, ard: pd.Dat
     try:
         ard_v = create_version_ard(ard, version)
         km_v = km[KM_CURVE_COLUMNS].copy()
-        write_exports(tmp, ard_v, km_v, lineage, meta)
+        subjects_v = None if subjects is None else create_version_subjects(subjects, version)
+        sources_v = None if sources is None else create_version_sources(sources, version)
+        write_exports(tmp, ard_v, km_v, lineage, meta, subjects_v, sources_v)
         for name, src in (extra_files or {}).items():
             if Path(src).exists():
                 shutil.copytree(src, tmp / name) if Path(src).is_dir() else shutil.copy2(src, tmp / name)
         render(ard_v, km_v, meta, tmp)
-        _insert_version_rows(con, version, ard_v, km_v, lineage, exclusions, meta, str(final / "report.html"))
+        _insert_version_rows(con, version, ard_v, km_v, lineage, exclusions, meta, str(final / "report.html"),
+                             subjects_v, sources_v)
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -162,7 +267,8 @@ def publish_version(con: duckdb.DuckDBPyConnection, *, version: str, ard: pd.Dat
     return final
 
 
-def _insert_version_rows(con, version, ard_v, km_v, lineage, exclusions, meta, report_path) -> None:
+def _insert_version_rows(con, version, ard_v, km_v, lineage, exclusions, meta, report_path,
+                         subjects_v=None, sources_v=None) -> None:
     lineage_df = pd.DataFrame([{"result_version": version, **{k: r[k] for k in ("study", "delivery_id", "file", "sha256", "rows")}}
                                for r in lineage])
     excl_df = pd.DataFrame([{"result_version": version, **e} for e in exclusions],
@@ -176,8 +282,12 @@ def _insert_version_rows(con, version, ard_v, km_v, lineage, exclusions, meta, r
             [version, datetime.fromisoformat(meta["created"].rstrip("Z")), meta["code_version"],
              json.dumps(meta["parameters"], sort_keys=True), meta["input_hash"], meta.get("run_id"),
              meta.get("flow_run_id"), report_path])
+        ensure_trace_tables(con)
         for table, frame in (("results.lineage", lineage_df), ("results.ard", ard_v),
-                             ("results.km_curves", km_df), ("results.exclusions", excl_df)):
+                             ("results.km_curves", km_df), ("results.exclusions", excl_df),
+                             ("results.subjects", subjects_v), ("results.sources", sources_v)):
+            if frame is None:
+                continue
             if len(frame):
                 con.register("_publish_frame", frame)
                 try:
@@ -271,6 +381,7 @@ def publish_results(settings: Settings, run_id: str, flow_run_id: str | None, id
 
     lineage = compute_lineage(accepted)
     exclusions = [q for r in accepted for q in r.quarantined]
+    ards, subjects = split_memberships(ards)
     ard = pd.concat(ards, ignore_index=True)
     meta = {"result_version": identity["version"], "created": utc_now().isoformat(timespec="seconds") + "Z",
             "code_version": identity["code_version"], "input_hash": identity["input_hash"],
@@ -282,9 +393,11 @@ def publish_results(settings: Settings, run_id: str, flow_run_id: str | None, id
         previous = latest_version(con)
         meta["extra_sections"].append((f"Changes since {previous}" if previous else "Changes",
                                        compute_version_diff_html(con, previous, ard, lineage, identity["version"])))
+        sources = read_pooled_sources(con, lineage) if subjects is not None else None
         folder = publish_version(con, version=identity["version"], ard=ard, km=km, lineage=lineage,
                                  exclusions=exclusions, meta=meta, results_dir=settings.results_dir,
-                                 render=render_version_report, extra_files=extra)
+                                 render=render_version_report, extra_files=extra, subjects=subjects,
+                                 sources=sources)
     if docs_dir is not None:
         shutil.rmtree(docs_dir, ignore_errors=True)
     if not in_prefect_run():
@@ -315,13 +428,16 @@ def rebuild_version_folder(settings: Settings, version: str) -> Path:
         lineage = read_version_lineage(con, version).to_dict("records")
         exclusions = con.execute("SELECT study, delivery_id, subject, reason, file, row FROM results.exclusions "
                                  "WHERE result_version = ?", [version]).df().to_dict("records")
+        subjects, sources = read_version_subjects(con, version), read_version_sources(con, version)
     meta = {"result_version": version, "created": v[5].isoformat(timespec="seconds") + "Z", "code_version": v[0],
             "parameters": json.loads(v[1]), "input_hash": v[2], "run_id": v[3], "flow_run_id": v[4],
             "deliveries": group_lineage(lineage), "exclusions": exclusions}
     folder = settings.results_dir / version
     tmp = settings.results_dir / f".tmp-{version}-rebuild"
     shutil.rmtree(tmp, ignore_errors=True)
-    write_exports(tmp, ard, km, lineage, meta)
+    write_exports(tmp, ard, km, lineage, meta,
+                  None if subjects is None else create_version_subjects(subjects, version),
+                  None if sources is None else create_version_sources(sources, version))
     render_version_report(ard, km, meta, tmp)
     tmp.rename(folder)
     return folder

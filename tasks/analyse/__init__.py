@@ -32,18 +32,20 @@ POOLED_COLUMNS = {
              "HSCTFL", "HSCTCRFL", "HSCTRRFL", "OTHTXFL"),
     "adrs": ("STUDYID", "USUBJID", "PARAMCD", "AVALC"),
     "adtte": ("STUDYID", "USUBJID", "PARAMCD", "AVAL", "CNSR"),
-    "adae": ("STUDYID", "USUBJID", "TRTEMFL", "AESER", "AEFATFL", "AREL", "AESICAT", "AETOXGR"),
+    "adae": ("STUDYID", "USUBJID", "AESEQ", "TRTEMFL", "AESER", "AEFATFL", "AREL", "AESICAT", "AETOXGR"),
 }
 
 
 @task(name="analyse", cache_policy=NO_CACHE)
 def analyse_table(table_id: str, frames: dict[str, pd.DataFrame], alpha: float,
-                  conventions: str = "sas") -> pd.DataFrame:
+                  conventions: str = "sas", with_subjects: bool = False):
     """One analysis table's ARD rows from the pooled frames (a pure function of them); intervals at
-    level 1 - alpha, corner cases per the convention profile ("sas" or "r", statistics.Conventions)."""
+    level 1 - alpha, corner cases per the convention profile ("sas" or "r", statistics.Conventions).
+    With `with_subjects`, (ARD, membership): the subjects and pooled records behind every row
+    (ard.create_subjects_frame), for publish to store with the version; never logged."""
     fn, inputs, takes = TABLES[table_id]
     parameters = {"alpha": alpha, "conventions": conventions}
-    return fn(*(frames[i] for i in inputs), **{k: parameters[k] for k in takes})
+    return fn(*(frames[i] for i in inputs), **{k: parameters[k] for k in takes}, with_subjects=with_subjects)
 
 
 @task(name="km-curves", cache_policy=NO_CACHE)

@@ -11,7 +11,15 @@ from typing import Iterable
 
 import pandas as pd
 
-from repool.schemas.ard import ARD_COLUMNS, ARD_KEY, SALVGRP  # noqa: F401  (re-exported for the tables)
+from repool.schemas.ard import (  # noqa: F401  (re-exported for the tables)
+    ARD_COLUMNS,
+    ARD_KEY,
+    COUNT_STATS,
+    SALVGRP,
+    SUBJECT_COLUMNS,
+)
+
+MEMBER_COLUMNS = ["STUDYID", "USUBJID", "dataset", "record"]
 
 
 def ard_row(
@@ -25,8 +33,11 @@ def ard_row(
     group1_level: str | None = None,
     group2: str | None = None,
     group2_level: str | None = None,
+    subjects: pd.DataFrame | None = None,
 ) -> dict:
-    """One ARD row; NaN/inf statistics (not estimable) are stored as NULL."""
+    """One ARD row; NaN/inf statistics (not estimable) are stored as NULL. `subjects` (frame of
+    `members`): the subjects the row counts (a count statistic) or was computed on (any other);
+    kept beside the row for `create_subjects_frame`, never an ARD column."""
     if stat is not None:
         stat = float(stat)
         if math.isnan(stat) or math.isinf(stat):
@@ -41,7 +52,52 @@ def ard_row(
         "variable_level": variable_level,
         "stat_name": stat_name,
         "stat": stat,
+        "_subjects": subjects,
     }
+
+
+def members(frame: pd.DataFrame, dataset: str, record: str | pd.Series = "") -> pd.DataFrame:
+    """The pooled records of `frame` (rows of pooled `dataset`, with STUDYID and USUBJID) as members:
+    record "" for adsl, the PARAMCD for adrs/adtte, the AESEQ for adae (a Series aligned to `frame`)."""
+    rec = record.astype("int64").astype(str) if isinstance(record, pd.Series) else record
+    study = frame["STUDYID"].astype(str).to_numpy() if "STUDYID" in frame else None
+    return pd.DataFrame({"STUDYID": study,
+                         "USUBJID": frame["USUBJID"].astype(str).to_numpy(),
+                         "dataset": dataset,
+                         "record": rec.to_numpy() if isinstance(rec, pd.Series) else rec},
+                        columns=MEMBER_COLUMNS)
+
+
+def combine_members(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Members of several record sets (e.g. the ADSL row and the ADRS BOR row of each subject)."""
+    return pd.concat([f for f in frames if f is not None], ignore_index=True)[MEMBER_COLUMNS]
+
+
+def create_subjects_frame(rows: Iterable[dict]) -> pd.DataFrame:
+    """The membership of ARD rows built with `subjects=`: one row per ARD row, subject and pooled
+    record (SUBJECT_COLUMNS), role "counted" for COUNT_STATS else "population"; in ARD row order,
+    then by study, subject, dataset and record. A count row's distinct subjects are its `stat`."""
+    parts = []
+    for row in rows:
+        sub = row.get("_subjects")
+        if sub is None:
+            continue
+        sub = sub.drop_duplicates().sort_values(MEMBER_COLUMNS, kind="mergesort")
+        key = {c: row[c] for c in ARD_KEY}
+        key["role"] = "counted" if row["stat_name"] in COUNT_STATS else "population"
+        parts.append(sub.assign(**key))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SUBJECT_COLUMNS})
+    out = pd.concat(parts, ignore_index=True)[SUBJECT_COLUMNS]
+    for c in SUBJECT_COLUMNS:
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def ard_result(rows: list[dict], with_subjects: bool) -> "pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]":
+    """A table function's return: the ARD frame, and with `with_subjects` its membership too."""
+    ard = create_ard_frame(rows)
+    return (ard, create_subjects_frame(rows)) if with_subjects else ard
 
 
 def create_ard_frame(rows: Iterable[dict]) -> pd.DataFrame:

@@ -13,6 +13,10 @@ in ADSL count (the subject's SALVGRP / PRHSCT come from ADSL). Both salvage grou
 emitted; an empty one gets n = 0, events = 0 and NULL statistics.
 
 `compute_km_curves` gives the step data the report draws (one row per distinct time).
+
+Membership (`with_subjects=True`, ADTTE records of the parameter): `n` counts the subset's subjects,
+`events` those with CNSR = 0; the median and its CI are computed on the subset, the HR and log-rank
+rows on both salvage groups.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import pandas as pd
 
 from repool.schemas.pooled import SALVAGE_LEVELS, YN
 from repool.schemas.ard import KM_CURVE_COLUMNS
-from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.ard import SALVGRP, ard_result, ard_row, members
 from repool.tasks.analyse.statistics import (
     Conventions,
     check_adsl,
@@ -81,7 +85,7 @@ def _subsets(tte: pd.DataFrame):
 
 
 def compute_table2(adsl: pd.DataFrame, adtte: pd.DataFrame, alpha: float = 0.05,
-                   conventions: str | Conventions | None = None) -> pd.DataFrame:
+                   conventions: str | Conventions | None = None, with_subjects: bool = False):
     """ADSL + ADTTE -> the table2 ARD frame; intervals at confidence level 1 - alpha; the corner
     cases of medians, CIs and Cox ties per the convention profile ("sas" default, or "r")."""
     conv = conventions_of(conventions)
@@ -91,18 +95,21 @@ def compute_table2(adsl: pd.DataFrame, adtte: pd.DataFrame, alpha: float = 0.05,
         key = {"group1": SALVGRP, "group1_level": group}
         if prior is not None:
             key |= {"group2": "PRHSCT", "group2_level": prior}
+        population = members(sub, "adtte", var)
+        counted = {"n": population, "events": members(sub[sub["event"] == 1], "adtte", var)}
         for name, value in _km_stats(sub, alpha, conv).items():
-            rows.append(ard_row(TABLE_ID, var, name, value, **key))
+            rows.append(ard_row(TABLE_ID, var, name, value, subjects=counted.get(name, population), **key))
     for var in PARAMS:
         sub = tte[tte["PARAMCD"] == var]
         later = (sub["SALVGRP"] == _LATER).astype(int)
         hr = compute_cox_hr(sub["time"], sub["event"], later, alpha=alpha, ties=conv.cox_ties)
         p_lr = compute_logrank_p(sub["time"], sub["event"], later)
         key = {"group1": SALVGRP, "group1_level": _LATER}
+        population = members(sub, "adtte", var)
         for name, value in (("hr", hr.hr), ("hr_lcl", hr.hr_lcl), ("hr_ucl", hr.hr_ucl),
                             ("p_value", hr.p_value), ("p_logrank", p_lr)):
-            rows.append(ard_row(TABLE_ID, var, name, value, **key))
-    return create_ard_frame(rows)
+            rows.append(ard_row(TABLE_ID, var, name, value, subjects=population, **key))
+    return ard_result(rows, with_subjects)
 
 
 def compute_km_curves(adsl: pd.DataFrame, adtte: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

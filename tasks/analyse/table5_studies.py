@@ -21,6 +21,10 @@ Across studies (group1 = SALVGRP, group1_level `Second or later salvage`):
 Every interval at level 1 - alpha; medians and their CIs, and the Cox tie method, per the convention
 profile (`conventions`, as table2). Only rows of ADSL subjects count; a subject's study and
 salvage group come from ADSL.
+
+Membership (`with_subjects=True`): PATIENTS `n` and REMISSION `N` count ADSL records, REMISSION `n`
+ADSL and ADRS BOR records, OS `n`/`events` ADTTE OS records (events: CNSR = 0); every other
+statistic is linked to the subjects it was computed on (the per-study or pooled population).
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ import math
 import pandas as pd
 
 from repool.schemas.pooled import BOR_LEVELS, SALVAGE_LEVELS
-from repool.tasks.analyse.ard import SALVGRP, ard_row, create_ard_frame
+from repool.tasks.analyse.ard import SALVGRP, ard_result, ard_row, combine_members, members
 from repool.tasks.analyse.statistics import (
     Conventions,
     compute_cox_fit,
@@ -67,29 +71,46 @@ def _study_rows(study: str, group: str | None, subjects: pd.DataFrame, os_rows: 
     lo, hi = compute_proportion_ci(n_rem, N, alpha=alpha)
     km = compute_km(os_rows["time"], os_rows["event"])
     m_lcl, m_ucl = compute_km_median_ci(km, alpha=alpha, conventions=conv)
-    rows = [ard_row(TABLE_ID, "PATIENTS", "n", N, **key)]
-    rows += [ard_row(TABLE_ID, "REMISSION", name, v, **key) for name, v in (
-        ("n", n_rem), ("N", N), ("pct", 100 * n_rem / N if N else None), ("ci_lower", lo), ("ci_upper", hi))]
-    rows += [ard_row(TABLE_ID, "OS", name, v, **key) for name, v in (
-        ("n", len(os_rows)), ("events", int(os_rows["event"].sum())), ("median", compute_km_median(km, conv)),
-        ("median_lcl", m_lcl), ("median_ucl", m_ucl))]
+    everyone, in_remission = members(subjects, "adsl"), _remission_members(subjects[subjects["remission"]])
+    os_all, os_events = members(os_rows, "adtte", "OS"), members(os_rows[os_rows["event"] == 1], "adtte", "OS")
+    rows = [ard_row(TABLE_ID, "PATIENTS", "n", N, subjects=everyone, **key)]
+    rows += [ard_row(TABLE_ID, "REMISSION", name, v, subjects=in_remission if name == "n" else everyone, **key)
+             for name, v in (("n", n_rem), ("N", N), ("pct", 100 * n_rem / N if N else None),
+                             ("ci_lower", lo), ("ci_upper", hi))]
+    rows += [ard_row(TABLE_ID, "OS", name, v, subjects=os_events if name == "events" else os_all, **key)
+             for name, v in (("n", len(os_rows)), ("events", int(os_rows["event"].sum())),
+                             ("median", compute_km_median(km, conv)), ("median_lcl", m_lcl), ("median_ucl", m_ucl))]
     return rows
 
 
-def _meta_rows(variable: str, ratio: str, effects: list[tuple], alpha: float) -> list[dict]:
+def _remission_members(subjects: pd.DataFrame) -> pd.DataFrame:
+    """Subjects in remission through their ADSL and ADRS BOR records."""
+    return combine_members(members(subjects, "adsl"), members(subjects, "adrs", "BOR"))
+
+
+def _population(subjects: pd.DataFrame, with_bor: bool) -> pd.DataFrame:
+    """Members behind a ratio over `subjects`: ADSL records, and ADRS BOR records of those with one."""
+    base = members(subjects, "adsl")
+    return combine_members(base, members(subjects[subjects["has_bor"]], "adrs", "BOR")) if with_bor else base
+
+
+def _meta_rows(variable: str, ratio: str, effects: list[tuple], alpha: float,
+               population: pd.DataFrame | None = None) -> list[dict]:
     """Meta-analysis rows of per-study (log ratio, SE) pairs; ratios exponentiated back."""
     meta = compute_meta_analysis([e for e, _ in effects], [se for _, se in effects], alpha=alpha)
     key = {"group1": SALVGRP, "group1_level": _LATER}
     rows = []
     for level, (est, lcl, ucl, p) in ((FIXED, meta[1:5]), (RANDOM, meta[5:9])):
-        rows += [ard_row(TABLE_ID, variable, name, v, variable_level=level, **key) for name, v in (
-            (ratio, _exp(est)), (f"{ratio}_lcl", _exp(lcl)), (f"{ratio}_ucl", _exp(ucl)), ("p_value", p))]
-    rows += [ard_row(TABLE_ID, variable, name, getattr(meta, name), **key) for name in HETEROGENEITY]
+        rows += [ard_row(TABLE_ID, variable, name, v, variable_level=level, subjects=population, **key)
+                 for name, v in ((ratio, _exp(est)), (f"{ratio}_lcl", _exp(lcl)), (f"{ratio}_ucl", _exp(ucl)),
+                                 ("p_value", p))]
+    rows += [ard_row(TABLE_ID, variable, name, getattr(meta, name), subjects=population, **key)
+             for name in HETEROGENEITY]
     return rows
 
 
 def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
-                    alpha: float = 0.05, conventions: str | Conventions | None = None) -> pd.DataFrame:
+                    alpha: float = 0.05, conventions: str | Conventions | None = None, with_subjects: bool = False):
     """ADSL + ADTTE + ADRS -> the `studies` ARD frame; intervals at confidence level 1 - alpha;
     medians, their CIs and Cox ties per the convention profile ("sas" default, or "r")."""
     conv = conventions_of(conventions)
@@ -99,10 +120,14 @@ def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
     tte = _survival_data(adsl, adtte)  # checks ADSL (USUBJID, SALVGRP) and ADTTE
     require_columns(adrs, ["USUBJID", "PARAMCD", "AVALC"], "adrs")
     study_of = adsl.set_index("USUBJID")[STUDY].astype(str)
+    bor = adsl["USUBJID"].map(_param(adrs, adsl, "BOR", BOR_LEVELS))
     subjects = pd.DataFrame({
         "study": adsl[STUDY].astype(str).to_numpy(),
         "group": adsl["SALVGRP"].to_numpy(),
-        "remission": adsl["USUBJID"].map(_param(adrs, adsl, "BOR", BOR_LEVELS)).isin(REMISSION).to_numpy(),
+        "remission": bor.isin(REMISSION).to_numpy(),
+        "has_bor": bor.notna().to_numpy(),  # membership only: whose ADRS BOR record a ratio read
+        "STUDYID": adsl[STUDY].astype(str).to_numpy(),
+        "USUBJID": adsl["USUBJID"].astype(str).to_numpy(),
     })
     os_all = tte[tte["PARAMCD"] == "OS"].assign(study=lambda d: d["USUBJID"].map(study_of).to_numpy())
     studies = sorted(subjects["study"].unique())
@@ -117,7 +142,8 @@ def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
         key = {"group1": STUDY, "group1_level": study, "group2": SALVGRP, "group2_level": _LATER}
         cox = compute_cox_fit(os_study["time"], os_study["event"], (os_study["SALVGRP"] == _LATER).astype(int),
                               alpha=alpha, ties=conv.cox_ties)
-        rows += [ard_row(TABLE_ID, "OS", name, getattr(cox, name), **key)
+        os_population = members(os_study, "adtte", "OS")
+        rows += [ard_row(TABLE_ID, "OS", name, getattr(cox, name), subjects=os_population, **key)
                  for name in ("hr", "hr_lcl", "hr_ucl", "p_value")]
         log_hr.append((cox.log_hr, cox.se))
         cells = []
@@ -126,14 +152,16 @@ def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
             n_rem = int((g & subj["remission"]).sum())
             cells += [n_rem, int(g.sum()) - n_rem]
         odds = compute_odds_ratio(*cells, alpha=alpha)
-        rows += [ard_row(TABLE_ID, "REMISSION", name, v, **key)
+        study_population = _population(subj, with_bor=True)
+        rows += [ard_row(TABLE_ID, "REMISSION", name, v, subjects=study_population, **key)
                  for name, v in zip(("or", "or_lcl", "or_ucl", "p_value"), odds)]
         log_or.append(tuple(compute_log_odds_ratio(*cells)))
 
     strat = compute_cox_fit(os_all["time"], os_all["event"], (os_all["SALVGRP"] == _LATER).astype(int),
                             strata=os_all["study"], alpha=alpha, ties=conv.cox_ties)
-    rows += [ard_row(TABLE_ID, "OS_STRATIFIED", name, getattr(strat, name), group1=SALVGRP, group1_level=_LATER)
-             for name in ("hr", "hr_lcl", "hr_ucl", "p_value")]
-    rows += _meta_rows("OS_META", "hr", log_hr, alpha)
-    rows += _meta_rows("REMISSION_META", "or", log_or, alpha)
-    return create_ard_frame(rows)
+    os_population = members(os_all, "adtte", "OS")
+    rows += [ard_row(TABLE_ID, "OS_STRATIFIED", name, getattr(strat, name), group1=SALVGRP, group1_level=_LATER,
+                     subjects=os_population) for name in ("hr", "hr_lcl", "hr_ucl", "p_value")]
+    rows += _meta_rows("OS_META", "hr", log_hr, alpha, os_population)
+    rows += _meta_rows("REMISSION_META", "or", log_or, alpha, _population(subjects, with_bor=True))
+    return ard_result(rows, with_subjects)

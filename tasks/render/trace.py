@@ -1,0 +1,230 @@
+"""Drill-down from a number to its patients and their delivered rows (issue 11, part 3): a reader of a
+version's stored membership (`subjects`: per ARD row the subjects and pooled records behind it,
+schemas/ard.py SUBJECT_COLUMNS) and sources (per pooled record the delivered rows it was derived from,
+SOURCE_COLUMNS). Nothing here computes a statistic: it joins what the analyses and the pooled models
+recorded and lays it out as terminal text (`repool trace`) and per-row HTML listings
+(`trace/<name>.html` in the version folder, opened from the report).
+
+Listings are content-named (a population shared by many rows, e.g. a group's N, is written once) and
+indexed in `trace/index.json` ({"rows": [{ARD key..., "stat", "role", "n_subjects", "href"}]}).
+Subject-level: these files live in the version folder only, never in a Prefect artifact or log.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from repool.schemas.ard import ARD_KEY, COUNT_STATS, SOURCE_COLUMNS, SUBJECT_COLUMNS
+
+TRACE_DIR = "trace"
+INDEX_FILE = "index.json"
+TABLE_NUMBERS = {"table1": 1, "table2": 2, "table3": 3, "table4": 4, "studies": 5}
+_JOIN = ["dataset", "STUDYID", "USUBJID", "record"]
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v))
+
+
+def _text(v) -> str:
+    return "" if _blank(v) else str(v)
+
+
+def row_label(row) -> str:
+    """"table3 HSCT [First salvage] n" : what an ARD row is, in words of its key."""
+    get = row.get if isinstance(row, dict) else (lambda c: getattr(row, c))
+    level = f" = {get('variable_level')}" if not _blank(get("variable_level")) else ""
+    groups = [f"{get('group1')} {get('group1_level')}" if not _blank(get("group1")) else "",
+              f"{get('group2')} {get('group2_level')}" if not _blank(get("group2")) else ""]
+    where = "; ".join(g for g in groups if g)
+    return f"{get('table_id')} {get('variable')}{level}" + (f" [{where}]" if where else "") + f" {get('stat_name')}"
+
+
+def select_rows(ard: pd.DataFrame, table: int | str, variable: str, group: str | None = None,
+                level: str | None = None, stat_name: str | None = None) -> pd.DataFrame:
+    """The ARD rows of one table and variable, optionally of a group (group1_level or group2_level),
+    a variable level and a statistic; case-insensitive names."""
+    table_id = next((t for t, n in TABLE_NUMBERS.items() if str(n) == str(table) or t == str(table)), str(table))
+    m = (ard["table_id"] == table_id) & (ard["variable"].astype(str).str.upper() == variable.upper())
+    if group is not None:
+        g = group.casefold()
+        m &= (ard["group1_level"].astype(str).str.casefold() == g) | (ard["group2_level"].astype(str).str.casefold() == g)
+    if level is not None:
+        m &= ard["variable_level"].astype(str).str.casefold() == level.casefold()
+    if stat_name is not None:
+        m &= ard["stat_name"] == stat_name
+    return ard[m]
+
+
+def _key_mask(frame: pd.DataFrame, row) -> pd.Series:
+    m = pd.Series(True, index=frame.index)
+    for c in ARD_KEY:
+        v = row[c] if isinstance(row, dict) else getattr(row, c)
+        m &= frame[c].isna() if _blank(v) else frame[c] == v
+    return m
+
+
+def members_of(subjects: pd.DataFrame, row) -> pd.DataFrame:
+    """The membership rows (subject, pooled record) of one ARD row."""
+    return subjects[_key_mask(subjects, row)]
+
+
+def source_rows(members: pd.DataFrame, sources: pd.DataFrame, extra: list[str] | None = None) -> pd.DataFrame:
+    """Members joined to the delivered rows of their pooled records: one row per subject, record and
+    delivered row (a record without a stored source keeps NULLs), sorted by study, subject, dataset,
+    record, file and row (`extra` columns of `members` kept, first in the sort)."""
+    extra = list(extra or [])
+    m = members[extra + _JOIN].drop_duplicates()
+    src = sources[SOURCE_COLUMNS] if len(sources) else pd.DataFrame(columns=SOURCE_COLUMNS)
+    out = m.merge(src, on=_JOIN, how="left")
+    out["_read"] = out["primary"].ne(True)  # the record's own row first, then the rows it read
+    out = out.sort_values([*extra, "STUDYID", "USUBJID", "dataset", "record", "_read", "SRCFILE", "SRCROW"],
+                          kind="mergesort", na_position="last")
+    return out.drop(columns="_read").reset_index(drop=True)
+
+
+def _row_int(v) -> str:
+    return "" if _blank(v) else str(int(v))
+
+
+def format_trace_text(ard_row: dict, members: pd.DataFrame, sources: pd.DataFrame) -> str:
+    """What `repool trace` prints for one ARD row: the row, its subjects, and per subject the
+    delivered rows (delivery, file, row, sha256) of the pooled records that made it count."""
+    subjects = members[["STUDYID", "USUBJID"]].drop_duplicates()
+    role = "counted" if ard_row["stat_name"] in COUNT_STATS else "analysis population"
+    stat = ard_row.get("stat")
+    lines = [f"{row_label(ard_row)} = {'NE' if _blank(stat) else format(float(stat), 'g')}",
+             f"{len(subjects)} subject(s) ({role})"]
+    for (study, subject), part in _by_subject(source_rows(members, sources)):
+        lines.append(f"  {_text(study)} {_text(subject)}")
+        lines += [f"      {_where(r, False)}" for r in part]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- HTML listings in the version folder
+
+
+def _by_subject(rows: pd.DataFrame) -> list[tuple[tuple, list[dict]]]:
+    """((study, subject), its source rows as dicts) in the rows' order."""
+    out: dict[tuple, list[dict]] = {}
+    for r in rows.to_dict("records"):
+        out.setdefault((r["STUDYID"], r["USUBJID"]), []).append(r)
+    return list(out.items())
+
+
+def _what(r: dict) -> str:
+    """A pooled record in words: adsl, adrs BOR, adtte OS, adae AESEQ 12."""
+    if not _text(r["record"]):
+        return r["dataset"]
+    return f"{r['dataset']} {'AESEQ ' if r['dataset'] == 'adae' else ''}{r['record']}"
+
+
+def _where(r: dict, italic: bool) -> str:
+    what = _what(r)
+    if _blank(r["SRCFILE"]):
+        return f"{html.escape(what) if italic else what}: no stored source"
+    place = f"{r['SRCFILE']} row {_row_int(r['SRCROW'])}"
+    if italic:
+        return f"{html.escape(what)}: {html.escape(place)}" + ("" if r["primary"] else " <i>(read)</i>")
+    return f"{what}: {r['SRCDLV']}/{place}" + ("" if r["primary"] else " (read)") + f"  sha256 {r['SRCSHA']}"
+
+
+def _listing_html(title: str, subtitle: str, rows: pd.DataFrame, version: str) -> str:
+    files = (rows.dropna(subset=["SRCFILE"])[["STUDYID", "SRCDLV", "SRCFILE", "SRCSHA"]]
+             .drop_duplicates().sort_values(["STUDYID", "SRCFILE"], kind="mergesort"))
+    file_rows = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in r) + "</tr>"
+        for r in files.itertuples(index=False, name=None))
+    subjects = _by_subject(rows)
+    body = [f"<tr><td>{html.escape(_text(study))}</td><td>{html.escape(_text(subject))}</td>"
+            f"<td>{'<br>'.join(_where(r, True) for r in part)}</td></tr>" for (study, subject), part in subjects]
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;text-align:left}</style></head><body>\n"
+            f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(subtitle)} Result version {html.escape(version)}. "
+            f"{len(subjects)} subject(s).</p>\n<h2>Delivered files</h2>\n<table><thead><tr><th>Study</th><th>Delivery</th>"
+            f"<th>File</th><th>sha256</th></tr></thead><tbody>\n{file_rows}\n</tbody></table>\n"
+            "<h2>Subjects and the delivered rows of their records</h2>\n<p>Row: 1-based data row of the delivered "
+            "file; <i>(read)</i>: another row the record was derived from.</p>\n"
+            "<table><thead><tr><th>Study</th><th>Subject</th><th>Pooled record: delivered row</th></tr></thead>"
+            f"<tbody>\n{chr(10).join(body)}\n</tbody></table>\n</body></html>\n")
+
+
+def _null_key(frame: pd.DataFrame) -> pd.Series:
+    """One text per ARD key (NULL and text kept apart) for grouping and joining."""
+    parts = [frame[c].map(lambda v: "\x1f" if _blank(v) else f"={v}") for c in ARD_KEY]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + "\x1e" + p
+    return out
+
+
+def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame, sources: pd.DataFrame) -> Path:
+    """trace/<table>-<digest>[-population].html per distinct set of members (populations shared by many
+    rows are written once, naming every row that links there) and trace/index.json mapping every ARD
+    row with members to its listing. Byte-reproducible."""
+    out = Path(folder) / TRACE_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    version = str(ard["result_version"].iloc[0]) if "result_version" in ard and len(ard) else ""
+    index: list[dict] = []
+    listings: dict[str, dict] = {}  # name -> {"digest", "labels", "counted"}
+    if len(subjects):
+        sub = subjects.assign(_key=_null_key(subjects),
+                              _member=subjects[_JOIN].astype(str).agg("\x1f".join, axis=1))
+        sub = sub.sort_values(["_key", "_member"], kind="mergesort")
+        members = sub.drop_duplicates(["_key", "_member"])
+        digests = members.groupby("_key", sort=False)["_member"].agg(
+            lambda m: hashlib.sha256("\n".join(m).encode()).hexdigest()[:16])
+        n_subjects = sub.drop_duplicates(["_key", "STUDYID", "USUBJID"]).groupby("_key", sort=False).size()
+        keys = _null_key(ard)
+        for row, key in zip(ard.to_dict("records"), keys):
+            if key not in digests.index:
+                continue
+            counted = row["stat_name"] in COUNT_STATS
+            name = f"{row['table_id']}-{digests[key]}{'' if counted else '-population'}.html"
+            entry = listings.setdefault(name, {"digest": digests[key], "labels": [], "counted": counted})
+            entry["labels"].append(row_label(row))
+            index.append({**{c: (None if _blank(row[c]) else row[c]) for c in ARD_KEY},
+                          "role": "counted" if counted else "population",
+                          "n_subjects": int(n_subjects[key]), "href": f"{TRACE_DIR}/{name}"})
+        per_digest = members.assign(_digest=members["_key"].map(digests)).drop_duplicates(["_digest", "_member"])
+        wanted = {e["digest"] for e in listings.values()}
+        joined = source_rows(per_digest[per_digest["_digest"].isin(wanted)][_JOIN + ["_digest"]], sources,
+                             extra=["_digest"])
+        by_digest = {d: g for d, g in joined.groupby("_digest", sort=False)}
+        for name in sorted(listings):
+            e = listings[name]
+            first = e["labels"][0]
+            title = first if e["counted"] else f"Analysis population of {first}"
+            what = ("The subjects this number counts." if e["counted"]
+                    else "The subjects this statistic was computed on.")
+            if len(e["labels"]) > 1:
+                what += " Also behind: " + "; ".join(e["labels"][1:]) + "."
+            (out / name).write_text(_listing_html(title, what, by_digest[e["digest"]], version), encoding="utf-8")
+    (out / INDEX_FILE).write_text(json.dumps({"rows": index}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def read_trace_index(folder: Path) -> list[dict]:
+    """The listing index of a version folder ([] when the version has none)."""
+    path = Path(folder) / TRACE_DIR / INDEX_FILE
+    return json.loads(path.read_text(encoding="utf-8"))["rows"] if path.is_file() else []
+
+
+def trace_links_html(index: list[dict], table_id: str, href_prefix: str = "") -> str:
+    """For the report: under a table, every count of it linked to the subjects it counts, and every
+    other statistic to its analysis population (from trace/index.json). Empty without an index."""
+    rows = [r for r in index if r["table_id"] == table_id]
+    if not rows:
+        return ""
+    items = []
+    for r in rows:
+        label = html.escape(row_label(r).removeprefix(f"{table_id} "))
+        text = f"{r['n_subjects']} subject(s)" if r["role"] == "counted" else "analysis population"
+        items.append(f'<li>{label}: <a href="{html.escape(href_prefix + r["href"])}">{text}</a></li>')
+    return ('<details class="trace"><summary>Patients behind each number (subjects and their delivered rows)'
+            f'</summary><ul>\n{chr(10).join(items)}\n</ul></details>')

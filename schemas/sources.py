@@ -272,20 +272,24 @@ def _wrong_type_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
 
 
 def _date_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
+    # beyond_pandas (one strptime per value) runs only on the values pandas could not parse
     def date_de(s):
         parsed = pd.to_datetime(_as_text(s), format="%d.%m.%Y", errors="coerce")
-        return is_nullish(s) | parsed.notna() | beyond_pandas(kind, s)
+        ok = is_nullish(s) | parsed.notna()
+        return ok | beyond_pandas(kind, s.where(~ok))
 
     def iso_date(s):
         parsed = pd.to_datetime(_as_text(s), format="%Y-%m-%d", errors="coerce")
-        return is_nullish(s) | (parsed.notna() & _as_text(s).str.len().eq(10).fillna(False)) | beyond_pandas(kind, s)
+        ok = is_nullish(s) | (parsed.notna() & _as_text(s).str.len().eq(10).fillna(False))
+        return ok | beyond_pandas(kind, s.where(~ok))
 
     def partial_date(s):
         text = _as_text(s)
         full = pd.to_datetime(text.where(text.str.len() == 10), format="%Y-%m-%d", errors="coerce").notna()
         month = pd.to_datetime(text.where(text.str.len() == 7), format="%Y-%m", errors="coerce").notna()
         year = pd.to_datetime(text.where(text.str.len() == 4), format="%Y", errors="coerce").notna()
-        return is_nullish(s) | full | month | year | beyond_pandas(kind, s)
+        ok = is_nullish(s) | full | month | year
+        return ok | beyond_pandas(kind, s.where(~ok))
 
     return {"date_de": date_de, "iso_date": iso_date, "partial_date": partial_date}.get(kind)
 
@@ -349,7 +353,7 @@ def _plausible_check(kind: str) -> Callable[[pd.Series], pd.Series]:
             days = _numeric_or_nan(s)
             return days.isna() | days.between((PLAUSIBLE_FROM - SAS_EPOCH).days, (PLAUSIBLE_TO - SAS_EPOCH).days)
         parsed = parse_dates(kind, s)
-        return (parsed.isna() & ~beyond_pandas(kind, s)) | parsed.between(PLAUSIBLE_FROM, PLAUSIBLE_TO)
+        return (parsed.isna() & ~beyond_pandas(kind, s.where(parsed.isna()))) | parsed.between(PLAUSIBLE_FROM, PLAUSIBLE_TO)
 
     return check
 

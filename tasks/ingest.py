@@ -330,7 +330,7 @@ def assert_latin1_text(delivery: Delivery, file: str) -> None:
 
     if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
         raise reject(f"{file} is not latin-1 text (byte-order mark or NUL bytes: UTF-8/UTF-16?)")
-    if any(b >= 0x80 for b in data):
+    if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:

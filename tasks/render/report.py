@@ -43,6 +43,7 @@ from repool.tasks.render.display import (
     split_column,
 )
 from repool.tasks.render.reproduce import render_reproduction_html
+from repool.tasks.render.trace import read_trace_index, trace_links_html
 
 REPORT_TITLE = "Blinatumomab as first vs second or later salvage: pooled analysis"
 KM_FILES = {"OS": "km_os.png", "RFS": "km_rfs.png"}  # each also as .svg
@@ -439,16 +440,18 @@ def _write_report(ard: pd.DataFrame, km_curves: pd.DataFrame | None, meta: dict,
                   reproduction: pd.DataFrame | None, extra_sections: list[tuple[str, str]] | None) -> Path:
     taken = {"contents", "forest-os"} | set(TABLE_IDS) | {f"km-{v.lower()}" for v in KM_FILES}
     tables = [tid for tid in TABLE_IDS if tid != STUDIES_TABLE]
+    trace = read_trace_index(out_dir)  # each number -> the listing of its patients (trace/, written with the version)
     # (title, body, [(anchor, title) inside it] for the table of contents), in the reader's order
     parts = [
-        ("Tables", "\n".join(render_table_html(ard, tid, level) for tid in tables),
+        ("Tables", "\n".join(render_table_html(ard, tid, level) + trace_links_html(trace, tid) for tid in tables),
          [(tid, TABLE_TITLES[tid]) for tid in tables]),
         ("Kaplan–Meier curves", _figures_html(km_curves, out_dir, level),
          [(f"km-{v.lower()}", KM_TITLES[v]) for v in KM_FILES if _has_curves(km_curves, v)]),
     ]
     if has_table(ard, STUDIES_TABLE):  # versions published before table 5 have no study-level rows
         parts.append(("Results by study",
-                      render_table_html(ard, STUDIES_TABLE, level) + "\n" + _forest_html(ard, out_dir, level),
+                      render_table_html(ard, STUDIES_TABLE, level) + trace_links_html(trace, STUDIES_TABLE) + "\n"
+                      + _forest_html(ard, out_dir, level),
                       [(STUDIES_TABLE, TABLE_TITLES[STUDIES_TABLE]), ("forest-os", FOREST_TITLE)]))
     parts += [
         ("Lineage", _lineage_html(meta), []),

@@ -7,7 +7,9 @@ the bare pandas + lifelines script `bench/bare.py` computing the same four table
 Starts `prefect server start` on a free 127.0.0.1 port (analytics off, PREFECT_HOME in a temporary
 folder), copies data/deliveries and data/studies.toml to a temporary data root, then per round (a
 fresh data root each round): `repool run --data-dir ROOT` (cold), the same again (unchanged re-run:
-must say "up to date"); wall clock and peak RSS (wait4) of each. Then `bench/bare.py` (best of
+must say "up to date"); wall clock and peak RSS (wait4) of each. `repool run` is run as its console
+script runs it (repool.cli.main) inside a `python -c` that stamps the clock after the imports and when
+main() returns (RUN_STAMPED), so the wall time splits into imports, flow run and interpreter exit. Then `bench/bare.py` (best of
 --bare-runs), once more with --check against the cold run's ard.csv (the proof it does the same
 work). Prints figures, differences and ratios with PASS/MISS beside the targets (cold − bare ≤ 3 s;
 unchanged ≤ 3 s), and where the time goes: the task runs of each flow run as the server recorded
@@ -63,6 +65,18 @@ def snapshot_install(tmp: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--quiet", str(wheel)],
                    check=True, capture_output=True, timeout=600)
     return py
+
+
+# `repool run` as the console script runs it (repool.cli.main), stamping the clock on stderr after the
+# imports and when main() returns, so the wall time splits into imports, flow, and interpreter exit
+RUN_STAMPED = ("import sys, time; print('BENCH_T start', time.time(), file=sys.stderr); "
+               "import repool.cli, repool.flows.repool_flow; print('BENCH_T imported', time.time(), file=sys.stderr); "
+               "rc = repool.cli.main(['run', '--data-dir', sys.argv[1]]); "
+               "print('BENCH_T returned', time.time(), file=sys.stderr, flush=True); sys.exit(rc)")
+
+
+def stamps(output: str) -> dict[str, float]:
+    return {ln.split()[1]: float(ln.split()[2]) for ln in output.splitlines() if ln.startswith("BENCH_T ")}
 
 
 def free_port() -> int:
@@ -126,7 +140,7 @@ def stop(proc: subprocess.Popen | None, grace: float = 20) -> None:
 
 def timed(cmd: list[str], env: dict, out: Path) -> dict:
     """Run cmd to completion: wall seconds, exit code, peak RSS (MiB, wait4 of this child), its output."""
-    t0 = time.perf_counter()
+    t0, epoch0 = time.perf_counter(), time.time()
     with out.open("wb") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=out.parent, start_new_session=True)
@@ -137,7 +151,7 @@ def timed(cmd: list[str], env: dict, out: Path) -> dict:
             raise
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    return {"seconds": wall, "exit": proc.returncode, "peak_rss_mib": usage.ru_maxrss / 1024,
+    return {"seconds": wall, "started": epoch0, "ended": epoch0 + wall, "exit": proc.returncode, "peak_rss_mib": usage.ru_maxrss / 1024,
             "cpu_seconds": usage.ru_utime + usage.ru_stime, "output": out.read_text(errors="replace")}
 
 
@@ -159,7 +173,7 @@ def where_time_goes(url: str, top: int) -> list[dict]:
                          "start_offset_s": None if t0 is None or f0 is None else t0 - f0,
                          "seconds": None if t0 is None or t1 is None else t1 - t0})
         rows.sort(key=lambda r: -(r["seconds"] or 0))
-        out.append({"flow_run": fr["name"], "state": (fr.get("state") or {}).get("name"),
+        out.append({"flow_run": fr["name"], "state": (fr.get("state") or {}).get("name"), "start": f0, "end": f1,
                     "seconds": None if f0 is None or f1 is None else f1 - f0, "task_runs": len(rows),
                     "sum_task_seconds": sum(r["seconds"] or 0 for r in rows), "slowest": rows[:top]})
     return out
@@ -206,7 +220,7 @@ def main() -> int:
             root.mkdir()
             shutil.copytree(REPO / "data" / "deliveries", root / "deliveries")
             shutil.copy2(REPO / "data" / "studies.toml", root / "studies.toml")
-            cmd = [str(py), "-m", "repool.cli", "run", "--data-dir", str(root)]
+            cmd = [str(py), "-c", RUN_STAMPED, str(root)]
             cold = timed(cmd, env, tmp / f"cold{i}.log")
             print(f"round {i}: repool cold      {cold['seconds']:6.2f} s  exit {cold['exit']}  "
                   f"peak RSS {cold['peak_rss_mib']:.0f} MiB  cpu {cold['cpu_seconds']:.1f} s", flush=True)
@@ -259,12 +273,21 @@ def main() -> int:
         print(f"  cpu seconds (user + sys): repool cold {rounds[0]['cold']['cpu_seconds']:.1f}, unchanged "
               f"{rounds[0]['unchanged']['cpu_seconds']:.1f}, bare {bare[0]['cpu_seconds']:.1f}")
 
-        print("\nWhere the time goes (flow runs as the server recorded them; wall - flow = process start, imports, exit):")
-        walls = [x for r in rounds for x in (r["cold"]["seconds"], r["unchanged"]["seconds"])]
-        for fr, wall in zip(timeline, walls + [None] * len(timeline)):
-            outside = f", outside the flow {wall - fr['seconds']:.2f} s" if wall and fr["seconds"] else ""
-            print(f"  flow run {fr['flow_run']} ({fr['state']}): {fr['seconds'] or 0:.2f} s of {wall or 0:.2f} s wall{outside}; "
-                  f"{fr['task_runs']} task runs, {fr['sum_task_seconds']:.2f} task-seconds")
+        print("\nWhere the time goes (flow and task runs as the server recorded them; process stamps of the run):")
+        runs = [x for r in rounds for x in (r["cold"], r["unchanged"])]
+        for fr, run in zip(timeline, runs + [None] * len(timeline)):
+            wall = run and run["seconds"]
+            outside = ""
+            st = stamps(run["output"]) if run else {}
+            if run and fr["start"] and fr["end"] and {"start", "imported", "returned"} <= st.keys():
+                fr["phases_s"] = {"interpreter start": st["start"] - run["started"],
+                                  "imports": st["imported"] - st["start"],
+                                  "flow run created": fr["start"] - st["imported"], "flow run": fr["end"] - fr["start"],
+                                  "after the flow (CLI)": st["returned"] - fr["end"],
+                                  "interpreter exit": run["ended"] - st["returned"]}
+                outside = "\n      phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in fr["phases_s"].items())
+            print(f"  flow run {fr['flow_run']} ({fr['state']}): {fr['seconds'] or 0:.2f} s of {wall or 0:.2f} s wall; "
+                  f"{fr['task_runs']} task runs, {fr['sum_task_seconds']:.2f} task-seconds{outside}")
             for t in fr["slowest"]:
                 print(f"      {t['seconds'] or 0:7.2f} s  at +{t['start_offset_s'] or 0:6.2f} s  {t['task']} ({t['state']})")
         figures = {

@@ -172,7 +172,7 @@ def trace(args: argparse.Namespace) -> int:
     count (read from the version's stored membership and sources; later runs do not change them)."""
     from repool.schemas.ard import COUNT_STATS
     from repool.tasks.publish import read_version_ard, read_version_sources, read_version_subjects
-    from repool.tasks.render.trace import format_trace_text, members_of, row_label, select_rows
+    from repool.tasks.render.trace import format_trace_text, members_of, select_rows
 
     with _open_ro(settings_from(args)) as con:
         v = _resolve_version(con, args.version)
@@ -192,8 +192,7 @@ def trace(args: argparse.Namespace) -> int:
     print(f"result version {v}")
     for row in rows.to_dict("records"):
         print()
-        print(format_trace_text(row, members_of(subjects, row), sources) if len(members_of(subjects, row))
-              else f"{row_label(row)}: no subjects stored for this row")
+        print(format_trace_text(row, members_of(subjects, row), sources))
     return 0
 
 

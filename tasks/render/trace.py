@@ -22,6 +22,7 @@ from repool.schemas.ard import ARD_KEY, COUNT_STATS, SOURCE_COLUMNS, SUBJECT_COL
 
 TRACE_DIR = "trace"
 INDEX_FILE = "index.json"
+EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()[:16]  # the listing of a count of nobody
 TABLE_NUMBERS = {"table1": 1, "table2": 2, "table3": 3, "table4": 4, "studies": 5}
 _JOIN = ["dataset", "STUDYID", "USUBJID", "record"]
 
@@ -156,10 +157,11 @@ def _listing_html(title: str, subtitle: str, rows: pd.DataFrame, version: str) -
 
 def _null_key(frame: pd.DataFrame) -> pd.Series:
     """One text per ARD key (NULL and text kept apart) for grouping and joining."""
-    parts = [frame[c].map(lambda v: "\x1f" if _blank(v) else f"={v}") for c in ARD_KEY]
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + "\x1e" + p
+    out = None
+    for c in ARD_KEY:
+        col = frame[c].astype(object)
+        part = ("=" + col.astype(str)).where(col.notna(), "\x1f")
+        out = part if out is None else out + "\x1e" + part
     return out
 
 
@@ -174,7 +176,8 @@ def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame
     listings: dict[str, dict] = {}  # name -> {"digest", "labels", "counted"}
     if len(subjects):
         sub = subjects.assign(_key=_null_key(subjects),
-                              _member=subjects[_JOIN].astype(str).agg("\x1f".join, axis=1))
+                              _member=(subjects["dataset"].astype(str) + "\x1f" + subjects["STUDYID"].astype(str) + "\x1f"
+                                       + subjects["USUBJID"].astype(str) + "\x1f" + subjects["record"].astype(str)))
         sub = sub.sort_values(["_key", "_member"], kind="mergesort")
         members = sub.drop_duplicates(["_key", "_member"])
         digests = members.groupby("_key", sort=False)["_member"].agg(
@@ -182,15 +185,19 @@ def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame
         n_subjects = sub.drop_duplicates(["_key", "STUDYID", "USUBJID"]).groupby("_key", sort=False).size()
         keys = _null_key(ard)
         for row, key in zip(ard.to_dict("records"), keys):
-            if key not in digests.index:
-                continue
             counted = row["stat_name"] in COUNT_STATS
-            name = f"{row['table_id']}-{digests[key]}{'' if counted else '-population'}.html"
-            entry = listings.setdefault(name, {"digest": digests[key], "labels": [], "counted": counted})
+            if key in digests.index:
+                digest, n = digests[key], int(n_subjects[key])
+            elif counted and row["stat"] == 0:  # a count of nobody opens an empty list
+                digest, n = EMPTY_DIGEST, 0
+            else:
+                continue
+            name = f"{row['table_id']}-{digest}{'' if counted else '-population'}.html"
+            entry = listings.setdefault(name, {"digest": digest, "labels": [], "counted": counted})
             entry["labels"].append(row_label(row))
             index.append({**{c: (None if _blank(row[c]) else row[c]) for c in ARD_KEY},
                           "role": "counted" if counted else "population",
-                          "n_subjects": int(n_subjects[key]), "href": f"{TRACE_DIR}/{name}"})
+                          "n_subjects": n, "href": f"{TRACE_DIR}/{name}"})
         per_digest = members.assign(_digest=members["_key"].map(digests)).drop_duplicates(["_digest", "_member"])
         wanted = {e["digest"] for e in listings.values()}
         joined = source_rows(per_digest[per_digest["_digest"].isin(wanted)][_JOIN + ["_digest"]], sources,
@@ -204,7 +211,8 @@ def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame
                     else "The subjects this statistic was computed on.")
             if len(e["labels"]) > 1:
                 what += " Also behind: " + "; ".join(e["labels"][1:]) + "."
-            (out / name).write_text(_listing_html(title, what, by_digest[e["digest"]], version), encoding="utf-8")
+            rows = by_digest.get(e["digest"], joined.iloc[0:0])
+            (out / name).write_text(_listing_html(title, what, rows, version), encoding="utf-8")
     (out / INDEX_FILE).write_text(json.dumps({"rows": index}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return out
 

@@ -155,9 +155,13 @@ def ensure_trace_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def read_pooled_sources(con: duckdb.DuckDBPyConnection, lineage: list[dict]) -> pd.DataFrame:
     """Every pooled record's delivered rows (SOURCE_COLUMNS), from the pooled marts' source columns:
-    SRCROWS exploded to one row per delivered row, its file's sha256 taken from the version's lineage
-    (by study and file), `primary` the record's own row (SRCFILE, SRCROW)."""
+    SRCROWS exploded to one row per delivered row, its file's sha256 taken from the lineage the pooled
+    marts were joined with (work.source_files, by study and file; else the version's lineage), `primary`
+    the record's own row (SRCFILE, SRCROW)."""
     sha = {(r["study"], r["file"]): r["sha256"] for r in lineage}
+    if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'work' "
+                   "AND table_name = 'source_files'").fetchall()[0][0]:
+        sha |= {(s, f): h for s, f, h in con.execute("SELECT STUDYID, SRCFILE, SRCSHA FROM work.source_files").fetchall()}
     parts = []
     for dataset, record in POOLED_RECORD.items():
         parts.append(con.execute(

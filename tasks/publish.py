@@ -25,6 +25,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from repool.resources import package_dir
+from repool.schemas.sources import SOURCE_DATASETS
 from repool.schemas.ard import ARD_COLUMNS, KM_CURVE_COLUMNS, SOURCE_COLUMNS, SUBJECT_COLUMNS
 from repool.tasks.analyse.ard import assert_ard
 from repool.settings import Settings
@@ -327,11 +328,12 @@ def latest_version(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def compute_lineage(accepted: list[DeliveryResult]) -> list[dict]:
-    """One row per pooled file: study, delivery_id, file, sha256, rows."""
+    """One row per pooled file (the files of the delivery's format, loaded now or in the cached unit
+    reused): study, delivery_id, file, sha256, rows."""
     rows = []
     for r in accepted:
         d = r.delivery
-        for file in sorted(r.raw_tables):
+        for file in sorted(SOURCE_DATASETS[d.format]):
             rows.append({"study": d.study, "delivery_id": d.delivery_id, "file": file,
                          "sha256": d.files[file]["sha256"], "rows": d.files[file].get("rows")})
     return rows

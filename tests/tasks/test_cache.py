@@ -53,6 +53,10 @@ def test_an_unchanged_delivery_is_reused_with_the_run_that_validated_it(settings
     second = prepare_delivery(settings, run2, _dir(settings))
     assert not first.reused and second.reused and second.key == first.key
     assert (second.accepted, second.quarantined, second.message) == (first.accepted, first.quarantined, first.message)
+    from repool.tasks.publish import compute_lineage
+
+    assert compute_lineage([second]) == compute_lineage([first]) and len(compute_lineage([first])) == 7, \
+        "a reused unit stands for the same input files: the version id cannot change"
     with connect(settings.db_path, read_only=True) as con:
         def recorded(run):
             return con.execute('SELECT file, row, "column", reason, action, value, validated_in_run FROM '

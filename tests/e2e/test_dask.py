@@ -1,9 +1,10 @@
 """Issue 10, part 2: the per-delivery units on a 2-worker local Dask cluster give the same version id
-and byte-identical ARD as the thread runner, on the bundled deliveries and on a 20-study scale set.
+and byte-identical ARD as the thread runner, on the bundled deliveries together with a 20-study scale
+set (one data root of 23 studies: both in one pair of runs, which keeps `make test` short).
 
-One child process holds a private Prefect API (as `repool run` does) and runs the flow four times:
-thread and dask on each data root, each pair with its own database and cache (a shared cache would
-let the second run reuse the first's units). The GX checkpoint is off: it changes no number.
+One child process holds a private Prefect API (as `repool run` does) and runs the flow twice, thread
+and dask, each with its own database and cache (a shared cache would let the second run reuse the
+first's units). The GX checkpoint is off: it changes no number.
 """
 from __future__ import annotations
 
@@ -47,27 +48,31 @@ def _unit_builders(cache: Path) -> set[int]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("dask")
-    bundled = base / "bundled"
-    bundled.mkdir()
-    shutil.copytree(REPO_DATA / "deliveries", bundled / "deliveries")
-    shutil.copy(REPO_DATA / "studies.toml", bundled / "studies.toml")
-    scale = base / "scale"
-    subprocess.run([sys.executable, "-m", "repool.cli", "generate", "--out", str(scale), "--studies", "20",
+    root = tmp_path_factory.mktemp("dask") / "data"
+    subprocess.run([sys.executable, "-m", "repool.cli", "generate", "--out", str(root), "--studies", "20",
                     "--patients-per-study", "60"], check=True, capture_output=True)
-    roots = {"bundled": str(bundled), "scale": str(scale)}
+    shutil.copytree(REPO_DATA / "deliveries", root / "deliveries", dirs_exist_ok=True)
+    registry = (root / "studies.toml").read_text() + "\n" + (REPO_DATA / "studies.toml").read_text()
+    (root / "studies.toml").write_text(registry)
+    roots = {"pool": str(root)}
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(roots)], capture_output=True, text=True,
                           timeout=900, env=env)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, f"driver failed: {proc.stderr[-3000:]}"
-    return {k: Path(v) for k, v in roots.items()}, json.loads(line.removeprefix("RESULT ")), proc.pid
+    return {k: Path(v) for k, v in roots.items()}, json.loads(line.removeprefix("RESULT "))
 
 
-@pytest.mark.parametrize("name", ["bundled", "scale"])
+def test_the_pool_holds_the_bundled_studies_and_the_scale_set(runs):
+    roots, _out = runs
+    studies = {p.name for p in (roots["pool"] / "deliveries").iterdir()}
+    assert {"MT103-206", "MT103-211", "00103311"} <= studies and len(studies) == 23
+
+
+@pytest.mark.parametrize("name", ["pool"])
 def test_dask_gives_the_thread_runner_s_version_and_ard(runs, name):
-    roots, out, driver_pid = runs
+    roots, out = runs
     thread, dask = out[f"{name}:thread"], out[f"{name}:dask"]
     assert thread["completed"] and dask["completed"], (thread, dask)
     assert thread["version"] and dask["version"] == thread["version"]
@@ -77,11 +82,11 @@ def test_dask_gives_the_thread_runner_s_version_and_ard(runs, name):
 
 
 def test_the_dask_units_ran_in_worker_processes(runs):
-    roots, _out, driver_pid = runs
+    roots, _out = runs
     for name in roots:
         thread_pids = _unit_builders(roots[name] / "work-thread" / "cache")
         dask_pids = _unit_builders(roots[name] / "work-dask" / "cache")
         assert len(thread_pids) == 1, "the thread runner builds every unit in the flow's process"
         assert dask_pids and dask_pids.isdisjoint(thread_pids), "the dask units were built elsewhere"
-    # with 20 studies both workers take some
-    assert len(_unit_builders(roots["scale"] / "work-dask" / "cache")) == 2
+    # with 23 studies both workers take some
+    assert len(_unit_builders(roots["pool"] / "work-dask" / "cache")) == 2

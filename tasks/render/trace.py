@@ -224,15 +224,31 @@ def read_trace_index(folder: Path) -> list[dict]:
 
 
 def trace_links_html(index: list[dict], table_id: str, href_prefix: str = "") -> str:
-    """For the report: under a table, every count of it linked to the subjects it counts, and every
-    other statistic to its analysis population (from trace/index.json). Empty without an index."""
+    """For the report: under a table, a grid laid out like it (a row per variable, level and subgroup,
+    a column per group) where every count links to the subjects it counts ("n 60") and every other
+    statistic to its analysis population ("median"), from trace/index.json. Empty without an index."""
     rows = [r for r in index if r["table_id"] == table_id]
     if not rows:
         return ""
-    items = []
+    lines: dict[tuple, dict[str, list[str]]] = {}
+    columns: list[str] = []
     for r in rows:
-        label = html.escape(row_label(r).removeprefix(f"{table_id} "))
-        text = f"{r['n_subjects']} subject(s)" if r["role"] == "counted" else "analysis population"
-        items.append(f'<li>{label}: <a href="{html.escape(href_prefix + r["href"])}">{text}</a></li>')
-    return ('<details class="trace"><summary>Patients behind each number (subjects and their delivered rows)'
-            f'</summary><ul>\n{chr(10).join(items)}\n</ul></details>')
+        line = (r["variable"], r["variable_level"], r["group2"], r["group2_level"])
+        column = _text(r["group1_level"])
+        if column not in columns:
+            columns.append(column)
+        href = html.escape(href_prefix + r["href"])
+        text = f"{r['stat_name']} {r['n_subjects']}" if r["role"] == "counted" else r["stat_name"]
+        title = "subjects counted" if r["role"] == "counted" else "analysis population"
+        lines.setdefault(line, {}).setdefault(column, []).append(f'<a href="{href}" title="{title}">{html.escape(text)}</a>')
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for (variable, level, group2, group2_level), cells in lines.items():
+        label = variable + (f" = {level}" if not _blank(level) else "") + (
+            f" ({group2} {group2_level})" if not _blank(group2) else "")
+        body.append(f"<tr><td>{html.escape(label)}</td>"
+                    + "".join(f"<td>{' · '.join(cells.get(c, []))}</td>" for c in columns) + "</tr>")
+    return ('<details class="trace"><summary>Patients behind each number: a count opens the subjects it counts '
+            'and their delivered rows, any other statistic its analysis population</summary>\n'
+            f'<table class="plain"><thead><tr><th>Row</th>{head}</tr></thead><tbody>\n'
+            + "\n".join(body) + "\n</tbody></table></details>")

@@ -75,7 +75,9 @@ def test_listings_index_and_links_are_reproducible(tmp_path):
     assert pct["role"] == "population" and pct["n_subjects"] == N["n_subjects"] == 4
     assert by_row[("OTHER_TX", None, FIRST, "pct")]["href"] == pct["href"]
     html = trace_links_html(index, "table3")
-    assert f'href="{hsct["href"]}">2 subject(s)</a>' in html and "analysis population" in html
+    assert f'<a href="{hsct["href"]}" title="subjects counted">n 2</a>' in html
+    assert f'<a href="{pct["href"]}" title="analysis population">pct</a>' in html
+    assert html.count("<tr><td>HSCT</td>") == 1 and "<th>First salvage</th>" in html
     assert trace_links_html(index, "table1") == "" and trace_links_html([], "table3") == ""
     assert json.loads((tmp_path / "a" / "trace" / "index.json").read_text())["rows"] == index
 

@@ -166,8 +166,8 @@ def _null_key(frame: pd.DataFrame) -> pd.Series:
 
 
 def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame, sources: pd.DataFrame) -> Path:
-    """trace/<table>-<digest>[-population].html per distinct set of members (populations shared by many
-    rows are written once, naming every row that links there) and trace/index.json mapping every ARD
+    """trace/<table>-<digest>.html per distinct set of members (a set shared by many rows, e.g. a count
+    and the rates over it, is written once, naming every row that links there) and trace/index.json mapping every ARD
     row with members to its listing. Byte-reproducible."""
     out = Path(folder) / TRACE_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -192,9 +192,9 @@ def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame
                 digest, n = EMPTY_DIGEST, 0
             else:
                 continue
-            name = f"{row['table_id']}-{digest}{'' if counted else '-population'}.html"
-            entry = listings.setdefault(name, {"digest": digest, "labels": [], "counted": counted})
-            entry["labels"].append(row_label(row))
+            name = f"{row['table_id']}-{digest}.html"  # one listing per set: a count and the rates over it share it
+            entry = listings.setdefault(name, {"digest": digest, "counts": [], "populations": []})
+            entry["counts" if counted else "populations"].append(row_label(row))
             index.append({**{c: (None if _blank(row[c]) else row[c]) for c in ARD_KEY},
                           "role": "counted" if counted else "population",
                           "n_subjects": n, "href": f"{TRACE_DIR}/{name}"})
@@ -205,12 +205,10 @@ def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame
         by_digest = {d: g for d, g in joined.groupby("_digest", sort=False)}
         for name in sorted(listings):
             e = listings[name]
-            first = e["labels"][0]
-            title = first if e["counted"] else f"Analysis population of {first}"
-            what = ("The subjects this number counts." if e["counted"]
-                    else "The subjects this statistic was computed on.")
-            if len(e["labels"]) > 1:
-                what += " Also behind: " + "; ".join(e["labels"][1:]) + "."
+            title = e["counts"][0] if e["counts"] else f"Analysis population of {e['populations'][0]}"
+            what = " ".join(filter(None, (
+                ("The subjects counted by: " + "; ".join(e["counts"]) + ".") if e["counts"] else "",
+                ("The analysis population of: " + "; ".join(e["populations"]) + ".") if e["populations"] else "")))
             rows = by_digest.get(e["digest"], joined.iloc[0:0])
             (out / name).write_text(_listing_html(title, what, rows, version), encoding="utf-8")
     (out / INDEX_FILE).write_text(json.dumps({"rows": index}, indent=1, sort_keys=True) + "\n", encoding="utf-8")

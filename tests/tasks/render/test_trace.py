@@ -73,6 +73,7 @@ def test_listings_index_and_links_are_reproducible(tmp_path):
     # a rate and the N of the same group share one population listing
     pct, N = by_row[("HSCT", None, FIRST, "pct")], by_row[("HSCT", None, FIRST, "N")]
     assert pct["role"] == "population" and pct["n_subjects"] == N["n_subjects"] == 4
+    assert pct["href"] == N["href"]  # the same subjects: one listing
     assert by_row[("OTHER_TX", None, FIRST, "pct")]["href"] == pct["href"]
     html = trace_links_html(index, "table3")
     assert f'<a href="{hsct["href"]}" title="subjects counted">n 2</a>' in html

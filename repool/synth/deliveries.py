@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+from functools import lru_cache
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -101,8 +102,10 @@ def write_study(root: Path, plan: StudyPlan, pt: pd.DataFrame, aes: pd.DataFrame
     return folder
 
 
+@lru_cache(maxsize=2)
 def default_cohorts(seed: int = DEFAULT_SEED) -> tuple[Cohort, Cohort]:
-    """The calibrated pooled cohort and TOWER's (uncalibrated) standard-of-care arm."""
+    """The calibrated pooled cohort and TOWER's (uncalibrated) standard-of-care arm. A function of
+    the seed; kept for the process (the calibration search takes tens of seconds), read-only."""
     pooled = build_cohort(seed, list(DEFAULT_PLANS), dict(PUBLISHED_GROUPS), calibrate=True)
     tower = next(p for p in DEFAULT_PLANS if p.soc)
     soc_plan = StudyPlan(tower.study, tower.fmt, 55, 100 - 6, tower.enrol_start, tower.enrol_end, tower.cut)

@@ -1,5 +1,8 @@
 """Survival, response, relapse, transplant and other therapy, in days from the first dose.
 
+The OS and RFS models below serve the uncalibrated cohorts (scale mode, TOWER's SOC arm); the
+calibrated default deliveries draw OS and RFS from knot curves instead (`curves.py`, `cohort.py`).
+
 Models (per salvage group x prior-HSCT subgroup):
 - OS: a two-component mixture (Weibull main component, a fraction of long survivors 20x longer),
   scaled by bisection so that the subgroup's KM median hits its target; censoring is
@@ -98,14 +101,19 @@ class Response:
 
 
 def draw_response(rng: np.random.Generator, obs: np.ndarray, remission: int,
-                  bor_split: tuple[int, int, int], mrd: int) -> Response:
-    """Best response within two cycles with exactly `remission` remissions split CR/CRh/CRi."""
+                  bor_split: tuple[int, int, int], mrd: int, dead: np.ndarray | None = None,
+                  power: float = 1.5, alive_weight: float = 1.0) -> Response:
+    """Best response within two cycles with exactly `remission` remissions split CR/CRh/CRi,
+    drawn with weights rank(obs)^power (times `alive_weight` for patients alive at last contact)."""
     n = len(obs)
     a1 = 28 + rng.integers(0, 7, n)
     a2 = 70 + rng.integers(0, 11, n)
     eligible = np.flatnonzero(obs >= a1 + 10)
     ranks = np.argsort(np.argsort(obs[eligible])) + 1.0
-    responders = weighted_pick(rng, eligible, ranks ** 1.5, remission)
+    weights = ranks ** power
+    if dead is not None:
+        weights = weights * np.where(dead[eligible], 1.0, alive_weight)
+    responders = weighted_pick(rng, eligible, weights, remission)
     bor = np.full(n, "NR", dtype=object)
     bor[obs < a1] = "NE"
     others = np.setdiff1d(np.flatnonzero(obs >= a1), responders)

@@ -2,8 +2,9 @@
 
 Every published figure is read from `data/reference/topp2021_published.json` (via `reference.py`);
 the few numbers typed in here are the generator's own choices where the publication prints nothing
-(`UNPUBLISHED`). Every count is reproduced exactly by the default deliveries; medians and hazard
-ratios are hit by the generator's deterministic calibration (see `outcomes.py`).
+(`UNPUBLISHED`). Every count is reproduced exactly by the default deliveries; the Table 2 medians,
+their 95% limits, the hazard ratios and p-values are hit by the generator's deterministic
+calibration (`cohort.py`, `curves.py`).
 """
 from __future__ import annotations
 
@@ -143,3 +144,15 @@ def scaled(t: GroupTargets, n: int) -> GroupTargets:
     kw["bor_split"] = _split_total(t.bor_split, remission)
     kw["mrd"] = min(kw["mrd"], remission)
     return replace(t, **kw)
+
+
+def median_ci(variable: str, group: str, prior: str | None = None) -> tuple[float, float, float]:
+    """A Table 2 median with its published 95% limits (months): (median, lcl, ucl)."""
+    return tuple(published("table2", variable, s, group, group2_level=prior)  # type: ignore[return-value]
+                 for s in ("median", "median_lcl", "median_ucl"))
+
+
+# Table 2 medians with their 95% CIs, per group: OS overall (None) and by prior allo-HSCT ("Y"/"N"), RFS.
+OS_CI = {g: {prior: median_ci("OS", g, prior) for prior in (None, "Y", "N")} for g in SALVAGE_LEVELS}
+RFS_CI = {g: median_ci("RFS", g) for g in SALVAGE_LEVELS}
+RFS_P = published("table2", "RFS", "p_value", SALVAGE_LEVELS[1])

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench bench-10m clean
 
 $(BIN)/repool: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,16 @@ test: install
 	$(BIN)/python -m tests.browser_setup || true
 	$(BIN)/python -m pytest -q
 
+# Figures and ratios, never pass/fail (bench/README.md): the bundled data against a running Prefect
+# server beside bench/bare.py, then 1,000,000 patients in 100 studies (generated once, outside the
+# repository, under ~/.cache/repool-bench) against the DuckDB floor and issue 10's baseline.
 bench: install
-	$(BIN)/python bench/bench_generate.py
-	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_server.py
+	$(BIN)/python bench/bench_scale.py --studies 100 --patients-per-study 10000
+
+# 10,000,000 patients in 1,000 studies: generating them takes about half an hour, once.
+bench-10m: install
+	$(BIN)/python bench/bench_scale.py --studies 1000 --patients-per-study 10000 --skip-floor
 
 clean:
 	rm -rf $(VENV) data/repool.duckdb* data/results

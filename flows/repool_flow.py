@@ -22,7 +22,7 @@ from repool.tasks.db import connect, connect_unit
 from repool.tasks.harmonise import harmonise_delivery, harmonise_pool, read_pooled
 from repool.tasks.ingest import discover, fall_back, ingest_delivery, verify_delivery
 from repool.tasks import publish
-from repool.tasks.publish import assert_same_code, identify_version, publish_results
+from repool.tasks.publish import assert_same_code, identify_version, publish_results, stores_drill_down
 from repool.tasks.render.progress import report_progress
 from repool.tasks.render.summary import create_run_summary
 from repool.tasks.runs import finish_run, record_deliveries, start_run
@@ -144,7 +144,8 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
             return exit_run("up-to-date", f"up to date: result version {version} already published for these "
                             "inputs, code and parameters", results, refused, version)
 
-        harmonise_pool(settings, results)
+        counts = harmonise_pool(settings, results)
+        drill_down = stores_drill_down(settings, counts["adsl"])
         frames = read_pooled(settings, POOLED_COLUMNS)
         docs_dir = str(settings.results_dir / f".gx-{run_id}") if gx_checkpoint else None
         pooled_check = validate_pool(settings, run_id, flow_run_id, None, results, docs_dir)
@@ -153,7 +154,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
                             " failure(s)); nothing published", results, refused, pooled_check=pooled_check)
 
         ards = [analyse_table.with_options(task_run_name=f"analyse[{table_id}]").submit(
-                    table_id, frames, settings.alpha, settings.conventions, with_subjects=True)
+                    table_id, frames, settings.alpha, settings.conventions, with_subjects=drill_down)
                 for table_id in TABLE_IDS]
         km = derive_km_curves.submit(frames, settings.alpha)
         summary = create_run_summary(run_id, version, "published", "", results, refused, pooled_check)

@@ -179,7 +179,8 @@ def trace(args: argparse.Namespace) -> int:
         ard = read_version_ard(con, v)
         subjects, sources = read_version_subjects(con, v), read_version_sources(con, v)
     if subjects is None or sources is None:
-        print(f"repool: result version {v} was published without its subjects (before `repool trace`)", file=sys.stderr)
+        print(f"repool: result version {v} was published without its subjects (its pool was larger than "
+              "REPOOL_DRILL_DOWN_MAX_SUBJECTS, or it predates `repool trace`)", file=sys.stderr)
         return 1
     rows = select_rows(ard, args.table, args.variable, args.group, args.level, args.stat)
     counts = [s for s in COUNT_STATS if s != "N"]  # the numerators; --stat N for the denominator

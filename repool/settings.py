@@ -12,6 +12,8 @@ Environment overrides:
     REPOOL_STUDIES       study registry (TOML)        (default: <data dir>/studies.toml, else the bundled one)
     REPOOL_ALPHA         1 - confidence level of every interval                (default: 0.05)
     REPOOL_CONVENTIONS   convention profile of the statistics, `sas` or `r`   (default: sas)
+    REPOOL_DRILL_DOWN_MAX_SUBJECTS  largest pool whose versions store the subjects behind every number
+                         (`repool trace`, the report's listings)                (default: 50000)
     REPOOL_TASK_RUNNER   where the per-delivery units run: `thread` or `dask`  (default: thread)
     REPOOL_DASK_ADDRESS  an existing Dask scheduler, tcp://HOST:PORT           (default: a local cluster)
     REPOOL_RESULTS_URL   where HTTP serves the results folder (set by `repool serve` / `repool server`;
@@ -61,6 +63,9 @@ class Settings:
     # Where the per-delivery units run (flows/runners.py); never part of the version id: every runner
     # gives the same bytes.
     task_runner: str = "thread"
+    # A version stores the subjects behind every ARD row (issue 11's drill-down) up to this many pooled
+    # subjects: ~180 membership rows per subject, so a million-patient pool would store ~180M rows.
+    drill_down_max_subjects: int = 50_000
     dask_address: str | None = None
     dask_workers: int = 2
 
@@ -157,6 +162,8 @@ class Settings:
             kw["conventions"] = env["REPOOL_CONVENTIONS"].strip().lower()
         if env.get("REPOOL_RESULTS_URL"):
             kw["results_url"] = env["REPOOL_RESULTS_URL"].strip()
+        if env.get("REPOOL_DRILL_DOWN_MAX_SUBJECTS"):
+            kw["drill_down_max_subjects"] = int(env["REPOOL_DRILL_DOWN_MAX_SUBJECTS"])
         if env.get("REPOOL_TASK_RUNNER"):
             kw["task_runner"] = env["REPOOL_TASK_RUNNER"].strip().lower()
         if env.get("REPOOL_DASK_ADDRESS"):

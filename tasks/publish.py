@@ -91,6 +91,12 @@ def assert_same_code(settings: Settings, code_version: str) -> None:
                            f"{code_version[:12]}: install the same repool (and policy file) on every worker")
 
 
+def stores_drill_down(settings: Settings, pooled_subjects: int) -> bool:
+    """Whether this version stores the subjects behind every number (membership, sources, listings):
+    up to `Settings.drill_down_max_subjects` pooled subjects (REPOOL_DRILL_DOWN_MAX_SUBJECTS)."""
+    return int(pooled_subjects) <= int(settings.drill_down_max_subjects)
+
+
 def compute_version_id(lineage: list[dict], code_version: str, parameters: dict) -> tuple[str, str]:
     """(version id, input hash). Lineage rows: study, delivery_id, file, sha256, rows."""
     inputs = sorted((r["study"], r["delivery_id"], r["file"], r["sha256"]) for r in lineage)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from repool import settings as settings_module
 from repool.resources import bundled_data_dir, default_policy_file, sql_dir
 from repool.settings import Settings
@@ -33,3 +35,24 @@ def test_a_given_data_dir_holds_its_database_and_registry(tmp_path):
     assert s.db_path == tmp_path / "repool.duckdb" and s.studies_file == tmp_path / "studies.toml"
     assert Settings.from_env({"REPOOL_STUDIES": "/x/s.toml", "REPOOL_ALPHA": "0.1"}).studies_file == Path("/x/s.toml")
     assert Settings.from_env({"REPOOL_ALPHA": "0.1"}).alpha == 0.1
+
+
+def test_drill_down_stops_at_its_pool_size_and_the_environment_moves_it():
+    from repool.tasks.publish import stores_drill_down
+
+    s = Settings()
+    assert s.drill_down_max_subjects == 50_000
+    assert stores_drill_down(s, 532) and stores_drill_down(s, 50_000) and not stores_drill_down(s, 50_001)
+    big = Settings.from_env({"REPOOL_DRILL_DOWN_MAX_SUBJECTS": "2000000"})
+    assert stores_drill_down(big, 1_000_000)
+
+
+def test_task_runner_and_cache_settings():
+    s = Settings.from_env({"REPOOL_TASK_RUNNER": "dask", "REPOOL_DASK_ADDRESS": "tcp://h:8786"})
+    assert (s.task_runner, s.dask_address) == ("dask", "tcp://h:8786")
+    with pytest.raises(ValueError, match="task_runner"):
+        Settings(task_runner="spark")
+    assert s.cache_dir == s.db_path.parent / "cache"
+    moved = s.with_overrides(db_path=Path("/somewhere/x.duckdb"))
+    assert moved.cache_dir == Path("/somewhere/cache"), "the cache follows the database"
+    assert Settings.from_env({"REPOOL_CACHE_DIR": "/c"}).cache_dir == Path("/c")

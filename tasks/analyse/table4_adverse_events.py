@@ -12,6 +12,7 @@ records (AESEQ) that qualify; `pct`/`pct_grade3` are taken over the salvage grou
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from repool.schemas.pooled import SALVAGE_LEVELS
@@ -36,33 +37,41 @@ def _categories(teae: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def compute_table4(adsl: pd.DataFrame, adae: pd.DataFrame, with_subjects: bool = False):
-    """ADSL + ADAE -> the table4 ARD frame."""
+    """ADSL + ADAE -> the table4 ARD frame.
+
+    Counted on integer codes: each TEAE row's ADSL row (one `get_indexer`, USUBJID being unique in
+    ADSL) and salvage group; `n` = the distinct ADSL rows among the qualifying TEAE rows of the group."""
     check_adsl(adsl, [])
     require_columns(adae, ADAE_COLUMNS, "adae")
     grade = pd.to_numeric(adae["AETOXGR"], errors="coerce")
     if grade.isna().any() or not grade.between(1, 5).all():
         raise ValueError("adae: column 'AETOXGR' must be a grade 1-5")
-    teae = adae[adae["TRTEMFL"].eq("Y") & adae["USUBJID"].isin(adsl["USUBJID"])]
-    teae = teae.assign(grade3=grade.loc[teae.index] >= 3)
-    group_of = adsl.set_index("USUBJID")["SALVGRP"]
+    subject_row = pd.Index(adsl["USUBJID"]).get_indexer(adae["USUBJID"])  # -1: not in ADSL
+    is_teae = adae["TRTEMFL"].eq("Y").to_numpy() & (subject_row >= 0)
+    teae = adae[is_teae]
+    teae_row = subject_row[is_teae]
+    group_code = pd.Categorical(adsl["SALVGRP"], categories=SALVAGE_LEVELS).codes  # check_adsl: all valid
+    teae_group = group_code[teae_row]
+    grade3 = grade.to_numpy()[is_teae] >= 3
+    in_group = {group: teae_group == code for code, group in enumerate(SALVAGE_LEVELS)}
+    population = {group: members(adsl[group_code == code], "adsl") if with_subjects else None
+                  for code, group in enumerate(SALVAGE_LEVELS)}
     rows = []
-    teae_group = teae["USUBJID"].map(group_of)
     for variable, mask in _categories(teae).items():
-        subjects = teae.loc[mask, "USUBJID"]
-        subjects_g3 = teae.loc[mask & teae["grade3"], "USUBJID"]
-        masks = {"": mask, "_grade3": mask & teae["grade3"]}
-        for group in SALVAGE_LEVELS:
-            N = int((adsl["SALVGRP"] == group).sum())
+        masks = {"": mask.to_numpy()}
+        if variable in GRADE3_VARIABLES:
+            masks["_grade3"] = masks[""] & grade3
+        for code, group in enumerate(SALVAGE_LEVELS):
+            N = int((group_code == code).sum())
             key = {"group1": SALVGRP, "group1_level": group}
-            population = members(adsl[adsl["SALVGRP"] == group], "adsl")
-            counts = {"": subjects}
-            if variable in GRADE3_VARIABLES:
-                counts["_grade3"] = subjects_g3
-            for suffix, subj in counts.items():
-                n = int((group_of.loc[subj.unique()] == group).sum())
-                events = teae[masks[suffix] & (teae_group == group)]
-                counted = members(events, "adae", events["AESEQ"] if "AESEQ" in events else "")
+            for suffix, qualifies in masks.items():
+                selected = qualifies & in_group[group]
+                n = int(np.count_nonzero(np.bincount(teae_row[selected], minlength=1)))
+                counted = None
+                if with_subjects:
+                    events = teae[selected]
+                    counted = members(events, "adae", events["AESEQ"] if "AESEQ" in events else "")
                 rows.append(ard_row(TABLE_ID, variable, f"n{suffix}", n, subjects=counted, **key))
                 rows.append(ard_row(TABLE_ID, variable, f"pct{suffix}", 100 * n / N if N else None,
-                                    subjects=population, **key))
+                                    subjects=population[group], **key))
     return ard_result(rows, with_subjects)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from repool.schemas.pooled import BOR_LEVELS, SALVAGE_LEVELS
@@ -132,9 +133,14 @@ def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
     os_all = tte[tte["PARAMCD"] == "OS"].assign(study=lambda d: d["USUBJID"].map(study_of).to_numpy())
     studies = sorted(subjects["study"].unique())
 
+    # each study's rows, in frame order: positions found once (not one comparison of every row per study)
+    subjects_at = subjects.groupby("study", sort=False).indices
+    os_at = os_all.groupby("study", sort=False).indices
+    none = np.array([], dtype=np.intp)
+
     rows, log_hr, log_or = [], [], []  # per study (estimate, SE), None where not estimable
     for study in studies:
-        subj, os_study = subjects[subjects["study"] == study], os_all[os_all["study"] == study]
+        subj, os_study = subjects.iloc[subjects_at[study]], os_all.iloc[os_at.get(study, none)]
         rows += _study_rows(study, None, subj, os_study, alpha, conv)
         for group in SALVAGE_LEVELS:
             rows += _study_rows(study, group, subj[subj["group"] == group], os_study[os_study["SALVGRP"] == group],

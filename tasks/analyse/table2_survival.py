@@ -60,8 +60,9 @@ def _survival_data(adsl: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     dup = adtte.duplicated(["USUBJID", "PARAMCD"])
     if dup.any():
         raise ValueError(f"adtte: more than one row per USUBJID and PARAMCD, e.g. {adtte.loc[dup].iloc[0].to_dict()}")
+    # many to one: check_adsl above has refused a duplicate USUBJID (merge's validate= would sort it again)
     tte = adtte[adtte["PARAMCD"].isin(PARAMS)].merge(
-        adsl[["USUBJID", "SALVGRP", "PRHSCT"]], on="USUBJID", how="inner", validate="many_to_one")
+        adsl[["USUBJID", "SALVGRP", "PRHSCT"]], on="USUBJID", how="inner")
     tte = tte.assign(time=tte["AVAL"].astype(float), event=1 - tte["CNSR"].astype(int))
     return tte.sort_values(["PARAMCD", "USUBJID"], kind="mergesort").reset_index(drop=True)
 

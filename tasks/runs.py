@@ -18,7 +18,7 @@ from repool.settings import Settings
 from repool.tasks import in_prefect_run
 from repool.tasks.audit import record_delivery, record_failures, utc_now
 from repool.tasks.cache import remove_stale_workspaces
-from repool.tasks.db import connect, create_schemas
+from repool.tasks.db import connect, create_schemas, transaction
 from repool.tasks.ingest import DeliveryResult
 from repool.tasks.validate.delivery import find_subject_count_drop
 from repool.tasks.validate.policy import ACTION_TAKEN, decide, load_policy
@@ -98,22 +98,24 @@ def record_deliveries(settings: Settings, run_id: str, flow_run_id: str | None,
     study's previous accepted delivery in this database), the files it loaded (audit.load_log) and its
     outcome. Only the coordinator writes the run database."""
     policy = load_policy(settings.policy_file)
-    with connect(settings.db_path) as con:
+    with connect(settings.db_path) as con, transaction(con):  # one commit for the round, however many units
+        failures, loaded, now = [], [], utc_now()
         for r in sorted(results, key=lambda r: r.label):
             validated_in = r.validated_in_run or run_id
-            record_failures(con, run_id, flow_run_id, r.failures, validated_in_run=validated_in)
+            failures += [{**f, "validated_in_run": validated_in} for f in r.failures]
             if r.ingested and r.delivery is not None:
                 found = decide(find_subject_count_drop(con, r.delivery, settings.subject_drop_threshold), policy)
-                record_failures(con, run_id, flow_run_id, found)
+                failures += [{**f, "validated_in_run": run_id} for f in found]
                 r.failures = r.failures + found
                 if r.accepted and r.rejected:
                     r.accepted = False
                 r.message = r.summary()
             if r.ingested and not r.reused:
-                now = utc_now()
-                con.executemany("INSERT INTO audit.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                [[run_id, r.study, r.delivery_id, f, m["sha256"], m.get("rows"),
-                                  f"cache:{r.key}", now] for f, m in sorted(r.delivery.files.items())])
+                loaded += [[run_id, r.study, r.delivery_id, f, m["sha256"], m.get("rows"), f"cache:{r.key}", now]
+                           for f, m in sorted(r.delivery.files.items())]
             record_delivery(con, run_id, r.study, r.delivery_id, "accepted" if r.accepted else "rejected",
                             r.message, r.quarantined, validated_in_run=validated_in, cache_key=r.key)
+        record_failures(con, run_id, flow_run_id, failures)
+        if loaded:
+            con.executemany("INSERT INTO audit.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", loaded)
     return results

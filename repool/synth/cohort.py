@@ -128,6 +128,8 @@ LATE_KNOT, LATE_HAZARD = {FIRST_LABEL: 3.0}, {FIRST_LABEL: 0.05}
 RFS_TAIL = {FIRST_LABEL: (0.02, 0.3), LATER_LABEL: (0.03, 0.2)}  # latent relapse: hazard after the last knot, plateau
 RESPONSE_WEIGHTS = (3.0, 5.0)  # remissions drawn with rank(obs)^3, x5 for patients alive at last contact
 RFS_PER_RESPONSE = 4  # RFS sub-seeds tried per response draw
+BOOST_AFTER = 16  # response draws with RESPONSE_WEIGHTS; each later draw weights the living by 2 x 5 more
+# (fewer deaths in remission, so fewer RFS events: other seeds than the default may need that)
 
 
 def _hr_ok(cox: dict, target: tuple[float, float, float]) -> bool:
@@ -256,7 +258,10 @@ def _calibrated_rfs(seed: int, pt: pd.DataFrame, groups: dict[str, GroupTargets]
         if best is not None and (best[0] == 0 or attempt >= EXACT_ATTEMPTS):
             break
         if attempt % RFS_PER_RESPONSE == 0:
-            cols = _responses(_rng(seed, 2, attempt // RFS_PER_RESPONSE), pt, groups, obs, dead, *RESPONSE_WEIGHTS)
+            draw = attempt // RFS_PER_RESPONSE
+            power, alive = RESPONSE_WEIGHTS
+            boost = 1 + 2 * max(0, draw - BOOST_AFTER + 1)
+            cols = _responses(_rng(seed, 2, draw), pt, groups, obs, dead, power, alive * boost)
         rem = cols["remission_day"]
         in_rem = rem >= 0
         span = np.where(in_rem, obs - rem, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from repool.schemas.ard import (  # noqa: F401  (re-exported for the tables)
@@ -76,19 +77,26 @@ def combine_members(*frames: pd.DataFrame) -> pd.DataFrame:
 def create_subjects_frame(rows: Iterable[dict]) -> pd.DataFrame:
     """The membership of ARD rows built with `subjects=`: one row per ARD row, subject and pooled
     record (SUBJECT_COLUMNS), role "counted" for COUNT_STATS else "population"; in ARD row order,
-    then by study, subject, dataset and record. A count row's distinct subjects are its `stat`."""
-    parts = []
-    for row in rows:
-        sub = row.get("_subjects")
-        if sub is None:
-            continue
-        sub = sub.drop_duplicates().sort_values(MEMBER_COLUMNS, kind="mergesort")
-        key = {c: row[c] for c in ARD_KEY}
-        key["role"] = "counted" if row["stat_name"] in COUNT_STATS else "population"
-        parts.append(sub.assign(**key))
-    if not parts:
+    then by study, subject, dataset and record. A count row's distinct subjects are its `stat`.
+
+    Rows sharing one members frame (a count and its percentage, a population's statistics) share
+    its sorted copy; the ARD keys are repeated by position, not assigned frame by frame."""
+    rows = [r for r in rows if r.get("_subjects") is not None]
+    if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SUBJECT_COLUMNS})
-    out = pd.concat(parts, ignore_index=True)[SUBJECT_COLUMNS]
+    sorted_members: dict[int, pd.DataFrame] = {}  # id() of a frame the rows keep alive
+    parts, lengths = [], []
+    for row in rows:
+        sub = row["_subjects"]
+        if id(sub) not in sorted_members:
+            sorted_members[id(sub)] = sub.drop_duplicates().sort_values(MEMBER_COLUMNS, kind="mergesort")[MEMBER_COLUMNS]
+        parts.append(sorted_members[id(sub)])
+        lengths.append(len(parts[-1]))
+    keys = pd.DataFrame([{**{c: r[c] for c in ARD_KEY},
+                          "role": "counted" if r["stat_name"] in COUNT_STATS else "population"} for r in rows])
+    keys = keys.iloc[np.repeat(np.arange(len(rows)), lengths)].reset_index(drop=True)
+    members = pd.concat(parts, ignore_index=True)
+    out = pd.concat([keys, members], axis=1)[SUBJECT_COLUMNS]
     for c in SUBJECT_COLUMNS:
         out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out

@@ -41,6 +41,8 @@ from repool.tasks.db import connect
 from tests.versions import snapshot_version as _snapshot
 from tests.paths import DATA_DIR
 
+DRILL_DOWN = True  # tests/e2e/conftest.py: these runs store the drill-down
+
 pytestmark = [pytest.mark.slow,  # (pyreadstat warns when it renames the repeated name of xpt-column-named-twice)
               pytest.mark.filterwarnings("ignore:column 'AGE' is duplicated:UserWarning")]
 

@@ -17,6 +17,8 @@ from repool.schemas.ard import ARD_KEY, COUNT_STATS
 from repool.tasks.db import connect
 from tests.paths import DATA_DIR as REPO_DATA
 
+DRILL_DOWN = True  # tests/e2e/conftest.py: these runs store the drill-down
+
 
 @pytest.fixture(scope="module")
 def published(prefect_harness, tmp_path_factory):

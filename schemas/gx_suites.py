@@ -72,7 +72,7 @@ def _suite(dataset: str, model: type) -> dict:
         "expect_table_columns_to_match_set", {"column_set": required, "exact_match": strict},
         "Exactly the contract columns (strict=True)." if strict
         else "Every contract column is present; extra columns are allowed (strict=False)."))
-    for key in _unique_keys(schema.unique):
+    for key in unique_keys(schema.unique):
         expectations.append(_exp("expect_compound_columns_to_be_unique", {"column_list": key},
                                  f"One row per {', '.join(key)} (Config.unique)."))
 
@@ -160,7 +160,7 @@ def _column_rules(col: Any) -> list[str]:
     return rules + [c.name or repr(c) for c in col.checks]
 
 
-def _unique_keys(unique: Any) -> list[list[str]]:
+def unique_keys(unique: Any) -> list[list[str]]:
     """Config.unique: None, one key (list of names) or several keys (list of lists)."""
     if not unique:
         return []

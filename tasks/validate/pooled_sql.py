@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from repool.schemas.gx_suites import unique_keys
 from repool.schemas.audit import failure
 from repool.schemas.pooled import POOLED_MODELS, sql_twins
 from repool.tasks.db import quote_ident
@@ -116,7 +117,7 @@ def compile_rules(model: type, table_columns: dict[str, str]) -> tuple[list[dict
             rows.append(RowRule(str(check.error or check.name), name, f"(NOT {is_null} AND ({fails}))", v))
         if col.unique:
             uniques.append(UniqueRule("field_uniqueness", (name,)))
-    for key in _unique_keys(schema.unique):
+    for key in unique_keys(schema.unique):
         if set(key) <= present:
             uniques.append(UniqueRule("multiple_fields_uniqueness", tuple(key)))
     for check_name, twin in sql_twins(model).items():
@@ -152,16 +153,6 @@ def _check_fails(model: type, column: str, check, v: str) -> str:
         hi = ">" if stats.get("include_max", True) else ">="
         return f"({v} {lo} {literal(stats['min_value'])} OR {v} {hi} {literal(stats['max_value'])})"
     raise NotImplementedError(f"{model.__name__}.{column}: check {name} has no SQL translation")
-
-
-def _unique_keys(unique) -> list[list[str]]:
-    if not unique:
-        return []
-    if isinstance(unique, str):
-        return [[unique]]
-    if all(isinstance(u, str) for u in unique):
-        return [list(unique)]
-    return [[u] if isinstance(u, str) else list(u) for u in unique]
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str] | None:

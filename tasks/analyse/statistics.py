@@ -390,6 +390,7 @@ def compute_logrank_p(time, event, group) -> float | None:
         raise ValueError(f"log-rank test needs two groups, got {list(levels)}")
     if len(levels) < 2 or e.sum() == 0:
         return None
+    _import_lifelines()
     from lifelines.statistics import logrank_test
 
     a, b = gv == levels[0], gv == levels[1]
@@ -408,6 +409,18 @@ class CoxFit(NamedTuple):
 
 _NO_COX_FIT = CoxFit(None, None, None, None, None, None)
 _COX_LOCK = threading.Lock()
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_lifelines() -> None:
+    """Import lifelines once, under a lock, before any use: the flow analyses its tables in threads,
+    and two threads importing lifelines at once can meet its modules half-initialised ("ImportError:
+    cannot import name 'CoxPHFitter' from partially initialized module", seen in a crash test run)."""
+    with _IMPORT_LOCK:
+        import lifelines  # noqa: F401  (the package imports its fitters and statistics)
+        import lifelines.exceptions  # noqa: F401
+        import lifelines.fitters.coxph_fitter  # noqa: F401
+        import lifelines.statistics  # noqa: F401
 
 
 def _running(values: np.ndarray) -> np.ndarray:
@@ -573,6 +586,7 @@ def _efron_values_by_time(X: np.ndarray, T: np.ndarray, E: np.ndarray, weights: 
 def _cox_fitter(alpha: float, strata: "list[str] | None"):
     """lifelines' semi-parametric Cox fitter (what `CoxPHFitter` fits with its default Breslow
     baseline) with `efron_values_single` in place of its row-by-row loop: the same fit, faster."""
+    _import_lifelines()
     from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
 
     class _Fitter(SemiParametricPHFitter):
@@ -612,6 +626,7 @@ def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05, ties: str 
         return _NO_COX_FIT
     if e[xv == 1].sum() == 0 or e[xv == 0].sum() == 0:
         return _NO_COX_FIT
+    _import_lifelines()
     from lifelines.exceptions import ConvergenceError
 
     try:

@@ -1,0 +1,36 @@
+"""The flow analyses its tables in threads: the first use of lifelines may come from several threads
+at once. Before `_import_lifelines`, a crash-test run failed with "ImportError: cannot import name
+'CoxPHFitter' from partially initialized module 'lifelines.fitters.coxph_fitter'"."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import sys, threading
+    from repool.tasks.analyse.statistics import compute_cox_fit, compute_logrank_p
+    assert "lifelines" not in sys.modules
+    time, event, x = [1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 0, 1, 1, 0, 1, 1], [0, 1, 0, 1, 0, 1, 0, 1]
+    start, errors = threading.Barrier(6), []
+
+    def first_use(fn):
+        start.wait()
+        try:
+            fn(time, event, x)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=first_use, args=(f,)) for f in (compute_cox_fit, compute_logrank_p) * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("ERRORS", errors)
+    sys.exit(1 if errors else 0)
+""")
+
+
+def test_six_threads_using_lifelines_first_at_once_all_succeed():
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

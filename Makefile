@@ -16,9 +16,13 @@ install: $(BIN)/repool
 run: install
 	$(BIN)/repool run
 
+# The suite runs in one worker process per core (at most 4; pytest-xdist), a test file per worker at a
+# time (--dist loadfile: a module's fixtures, e.g. a corpus's published base, are built once).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)))))")
+
 test: install
 	$(BIN)/python -m tests.browser_setup || true
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Figures and ratios, never pass/fail (bench/README.md): the bundled data against a running Prefect
 # server beside bench/bare.py, then 1,000,000 patients in 100 studies (generated once, outside the

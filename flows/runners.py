@@ -9,6 +9,8 @@ task runs; they never open the run database. See deployments/README.md.
 """
 from __future__ import annotations
 
+import os
+
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from repool.settings import Settings
@@ -16,10 +18,19 @@ from repool.settings import Settings
 THREAD_WORKERS = 4
 
 
+def process_workers() -> int:
+    """One worker process per core this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def unit_task_runner(settings: Settings):
     """A task runner (a context manager with `submit`) for the run's units."""
     if settings.task_runner == "thread":
         return ThreadPoolTaskRunner(max_workers=THREAD_WORKERS)
+    if settings.task_runner == "process":
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        return ProcessPoolTaskRunner(max_workers=process_workers())
     import logging
 
     from prefect_dask import DaskTaskRunner

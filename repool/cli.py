@@ -38,8 +38,9 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--alpha", type=float, help="1 - confidence level of every interval (default 0.05: 95%%)")
     r.add_argument("--conventions", choices=["sas", "r"],
                    help="whose rules the corner cases of medians, CIs and rounding follow (default sas)")
-    r.add_argument("--task-runner", choices=["thread", "dask"],
-                   help="where the per-delivery units run: threads of this process (default) or a Dask cluster")
+    r.add_argument("--task-runner", choices=["thread", "process", "dask"],
+                   help="where the per-delivery units run: threads of this process (default), a pool of worker "
+                        "processes (one per core) or a Dask cluster")
     r.add_argument("--dask-address", metavar="tcp://HOST:PORT",
                    help="an existing Dask scheduler (default: a local cluster for this run); implies --task-runner dask")
     r.add_argument("--dask-workers", type=int, help="worker processes of the local Dask cluster (default 2)")

@@ -35,7 +35,7 @@ from repool.resources import bundled_data_dir, default_policy_file, is_checkout,
 DAYS_PER_MONTH = 30.4375
 # Convention profiles (results.md "Conventions"; tasks/analyse/statistics.py `CONVENTIONS`).
 CONVENTIONS = ("sas", "r")
-TASK_RUNNERS = ("thread", "dask")
+TASK_RUNNERS = ("thread", "process", "dask")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def test_drill_down_stops_at_its_pool_size_and_the_environment_moves_it():
 def test_task_runner_and_cache_settings():
     s = Settings.from_env({"REPOOL_TASK_RUNNER": "dask", "REPOOL_DASK_ADDRESS": "tcp://h:8786"})
     assert (s.task_runner, s.dask_address) == ("dask", "tcp://h:8786")
+    assert Settings.from_env({"REPOOL_TASK_RUNNER": " Process "}).task_runner == "process"
     with pytest.raises(ValueError, match="task_runner"):
         Settings(task_runner="spark")
     assert s.cache_dir == s.db_path.parent / "cache"

@@ -94,7 +94,7 @@ def main() -> int:
     p.add_argument("--studies", type=int, default=100)
     p.add_argument("--patients-per-study", type=int, default=10_000)
     p.add_argument("--root", type=Path, help="where the generated deliveries are kept")
-    p.add_argument("--task-runner", choices=["thread", "dask"], default="thread")
+    p.add_argument("--task-runner", choices=["thread", "process", "dask"], default="thread")
     p.add_argument("--skip-floor", action="store_true")
     p.add_argument("--json", type=Path, help="write the figures here too")
     args = p.parse_args()

@@ -34,7 +34,7 @@ def ard_row(
     group1_level: str | None = None,
     group2: str | None = None,
     group2_level: str | None = None,
-    subjects: pd.DataFrame | None = None,
+    subjects: "Members | pd.DataFrame | None" = None,
 ) -> dict:
     """One ARD row; NaN/inf statistics (not estimable) are stored as NULL. `subjects` (frame of
     `members`): the subjects the row counts (a count statistic) or was computed on (any other);
@@ -57,9 +57,22 @@ def ard_row(
     }
 
 
-def members(frame: pd.DataFrame, dataset: str, record: str | pd.Series = "") -> pd.DataFrame:
-    """The pooled records of `frame` (rows of pooled `dataset`, with STUDYID and USUBJID) as members:
-    record "" for adsl, the PARAMCD for adrs/adtte, the AESEQ for adae (a Series aligned to `frame`)."""
+class Members:
+    """The pooled records behind an ARD row, kept as references (frame, dataset, record) and turned
+    into a frame of MEMBER_COLUMNS only when the drill-down is stored (`create_subjects_frame`): a
+    run without it (pools above `Settings.drill_down_max_subjects`) pays nothing for them."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple) -> None:
+        self.parts = parts
+
+    def frame(self) -> pd.DataFrame:
+        frames = [_member_frame(*part) for part in self.parts]
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)[MEMBER_COLUMNS]
+
+
+def _member_frame(frame: pd.DataFrame, dataset: str, record: "str | pd.Series") -> pd.DataFrame:
     rec = record.astype("int64").astype(str) if isinstance(record, pd.Series) else record
     study = frame["STUDYID"].astype(str).to_numpy() if "STUDYID" in frame else None
     return pd.DataFrame({"STUDYID": study,
@@ -69,9 +82,15 @@ def members(frame: pd.DataFrame, dataset: str, record: str | pd.Series = "") -> 
                         columns=MEMBER_COLUMNS)
 
 
-def combine_members(*frames: pd.DataFrame) -> pd.DataFrame:
+def members(frame: pd.DataFrame, dataset: str, record: "str | pd.Series" = "") -> Members:
+    """The pooled records of `frame` (rows of pooled `dataset`, with STUDYID and USUBJID) as members:
+    record "" for adsl, the PARAMCD for adrs/adtte, the AESEQ for adae (a Series aligned to `frame`)."""
+    return Members(((frame, dataset, record),))
+
+
+def combine_members(*sets: "Members | None") -> Members:
     """Members of several record sets (e.g. the ADSL row and the ADRS BOR row of each subject)."""
-    return pd.concat([f for f in frames if f is not None], ignore_index=True)[MEMBER_COLUMNS]
+    return Members(tuple(part for m in sets if m is not None for part in m.parts))
 
 
 def create_subjects_frame(rows: Iterable[dict]) -> pd.DataFrame:
@@ -89,7 +108,8 @@ def create_subjects_frame(rows: Iterable[dict]) -> pd.DataFrame:
     for row in rows:
         sub = row["_subjects"]
         if id(sub) not in sorted_members:
-            sorted_members[id(sub)] = sub.drop_duplicates().sort_values(MEMBER_COLUMNS, kind="mergesort")[MEMBER_COLUMNS]
+            frame = sub.frame() if isinstance(sub, Members) else sub
+            sorted_members[id(sub)] = frame.drop_duplicates().sort_values(MEMBER_COLUMNS, kind="mergesort")[MEMBER_COLUMNS]
         parts.append(sorted_members[id(sub)])
         lengths.append(len(parts[-1]))
     keys = pd.DataFrame([{**{c: r[c] for c in ARD_KEY},

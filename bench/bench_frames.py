@@ -59,7 +59,19 @@ def main() -> int:
         total += int(mem.sum())
         dtypes = ", ".join(f"{c}:{df[c].dtype}" for c in df.columns)
         print(f"{name}: {len(df):,} rows, {mem.sum() / 2**20:,.1f} MiB  [{dtypes}]")
-    print(f"frames: {total / 2**20:,.1f} MiB, read {read_s:.2f} s; peak RSS after the read {_rss_mib():,.0f} MiB")
+    # memory_usage(deep=True) counts a Categorical's categories in every frame; they are shared
+    shared, seen = 0, set()
+    for df in frames.values():
+        for c in df.columns:
+            if isinstance(df[c].dtype, pd.CategoricalDtype):
+                shared += df[c].cat.codes.nbytes
+                if id(df[c].dtype.categories) not in seen:
+                    seen.add(id(df[c].dtype.categories))
+                    shared += int(df[c].dtype.categories.memory_usage(deep=True))
+            else:
+                shared += int(df[c].memory_usage(deep=True, index=False))
+    print(f"frames: {total / 2**20:,.1f} MiB ({shared / 2**20:,.1f} MiB with shared categories counted once), "
+          f"read {read_s:.2f} s; peak RSS after the read {_rss_mib():,.0f} MiB")
 
     parameters = {"alpha": 0.05, "conventions": "sas"}
     jobs = {t: (lambda fn=fn, inputs=inputs, takes=takes: fn(

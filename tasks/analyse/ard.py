@@ -57,13 +57,23 @@ def ard_row(
     }
 
 
+def text_of(values: pd.Series) -> np.ndarray:
+    """`values.astype(str)` as an object array. A Categorical (the lean pooled frames of
+    harmonise.read_pooled_frames) goes through its object values first: its strings are taken as
+    they are, not re-made through a fixed-width NumPy copy of every category (at a million subjects
+    80 MB and a new string per row for each USUBJID column converted)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    return values.astype(str).to_numpy()
+
+
 def members(frame: pd.DataFrame, dataset: str, record: str | pd.Series = "") -> pd.DataFrame:
     """The pooled records of `frame` (rows of pooled `dataset`, with STUDYID and USUBJID) as members:
     record "" for adsl, the PARAMCD for adrs/adtte, the AESEQ for adae (a Series aligned to `frame`)."""
     rec = record.astype("int64").astype(str) if isinstance(record, pd.Series) else record
-    study = frame["STUDYID"].astype(str).to_numpy() if "STUDYID" in frame else None
+    study = text_of(frame["STUDYID"]) if "STUDYID" in frame else None
     return pd.DataFrame({"STUDYID": study,
-                         "USUBJID": frame["USUBJID"].astype(str).to_numpy(),
+                         "USUBJID": text_of(frame["USUBJID"]),
                          "dataset": dataset,
                          "record": rec.to_numpy() if isinstance(rec, pd.Series) else rec},
                         columns=MEMBER_COLUMNS)

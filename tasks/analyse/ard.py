@@ -59,11 +59,14 @@ def ard_row(
 
 def text_of(values: pd.Series) -> np.ndarray:
     """`values.astype(str)` as an object array. A Categorical (the lean pooled frames of
-    harmonise.read_pooled_frames) goes through its object values first: its strings are taken as
-    they are, not re-made through a fixed-width NumPy copy of every category (at a million subjects
-    80 MB and a new string per row for each USUBJID column converted)."""
+    harmonise.read_pooled_frames) is taken through its codes: its strings as they are, in time and
+    memory of the rows, not of the categories (`Categorical.astype` copies every category, a
+    million USUBJIDs, on each call)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype(object)
+        codes = values.cat.codes.to_numpy()
+        categories = values.cat.categories.to_numpy()
+        taken = categories.take(np.maximum(codes, 0)) if len(categories) else np.full(len(codes), np.nan, dtype=object)
+        values = pd.Series(np.where(codes >= 0, taken, np.nan), index=values.index, dtype=object)
     return values.astype(str).to_numpy()
 
 

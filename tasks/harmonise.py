@@ -130,20 +130,35 @@ def read_pooled_frames(con: duckdb.DuckDBPyConnection, columns: dict[str, tuple[
     dtypes = lean_text_dtypes(con, text)
     frames = {}
     for d, relation in relations.items():
-        table = relation.to_arrow_table()
+        # a column of few distinct strings comes as its codes (its position in the sorted values, bound),
+        # the others as strings looked up in Arrow: ADAE's flags never cross as strings
+        coded = [c for c in text[d] if 0 < len(dtypes[c][0]) <= CODED_IN_SQL]
+        params, exprs = [], []
+        for c in relation.columns:
+            if c in coded:
+                params.append(dtypes[c][0].to_pylist())
+                exprs.append(f"coalesce(list_position(${len(params)}, {quote_ident(c)}) - 1, -1)::SMALLINT "
+                             f"AS {quote_ident(c)}")
+            else:
+                exprs.append(quote_ident(c))
+        query = f"SELECT {', '.join(exprs)} FROM pooled.{d}"
+        table = (con.sql(query, params=params) if params else con.sql(query)).to_arrow_table()
         other = [c for c in relation.columns if c not in text[d]]
         plain = con.from_arrow(table.select(other)).df() if other else pd.DataFrame(index=pd.RangeIndex(table.num_rows))
         data = {}
         for c in relation.columns:
             if c in text[d]:
                 values, dtype = dtypes[c]
-                codes = pc.index_in(table[c], value_set=values).fill_null(-1)
+                codes = table[c] if c in coded else pc.index_in(table[c], value_set=values).fill_null(-1)
                 data[c] = pd.Categorical.from_codes(codes.to_numpy(), dtype=dtype)
             else:
                 data[c] = plain[c]
         del table
         frames[d] = pd.DataFrame(data, columns=relation.columns, index=pd.RangeIndex(len(plain)))
     return frames
+
+
+CODED_IN_SQL = 256  # at most this many distinct strings: codes computed by DuckDB (a linear list_position)
 
 
 def lean_text_dtypes(con: duckdb.DuckDBPyConnection, text: dict[str, list[str]]

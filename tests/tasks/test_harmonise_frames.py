@@ -121,3 +121,18 @@ def test_handmade_pool_keeps_its_nulls_and_outsider():
     assert "X99" in set(lean["adae"]["USUBJID"]) and "X99" not in set(lean["adsl"]["USUBJID"])
     assert list(lean["adsl"]["USUBJID"].dtype.categories) == [
         "F1", "F2", "F3", "F4", "L1", "L3", "L4", "L5", "X99", "l2", "Ł6"]
+
+
+@pytest.mark.parametrize("variant", ["handmade", "aesicat_all_null"])
+def test_codes_from_duckdb_equal_codes_from_arrow(monkeypatch, variant):
+    """A column of few distinct strings is coded by DuckDB (list_position into the sorted values),
+    a larger one looked up in Arrow: both ways give the same frames."""
+    import repool.tasks.harmonise as harmonise
+
+    con = _handmade_con(variant)
+    by_duckdb = read_pooled_frames(con, POOLED_COLUMNS, lean=True)
+    monkeypatch.setattr(harmonise, "CODED_IN_SQL", 0)
+    by_arrow = read_pooled_frames(con, POOLED_COLUMNS, lean=True)
+    for dataset, df in by_duckdb.items():
+        pdt.assert_frame_equal(df, by_arrow[dataset], check_exact=True)
+        assert df["USUBJID"].cat.codes.tolist() == by_arrow[dataset]["USUBJID"].cat.codes.tolist()

@@ -146,7 +146,7 @@ def repool(data_dir: str | None = None, db: str | None = None, results_dir: str 
 
         counts = harmonise_pool(settings, results)
         drill_down = stores_drill_down(settings, counts["adsl"])
-        frames = read_pooled(settings, POOLED_COLUMNS)
+        frames = read_pooled(settings, POOLED_COLUMNS, lean=True)
         docs_dir = str(settings.results_dir / f".gx-{run_id}") if gx_checkpoint else None
         pooled_check = validate_pool(settings, run_id, flow_run_id, None, results, docs_dir)
         if pooled_check["contract_failures"]:

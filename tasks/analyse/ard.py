@@ -72,11 +72,24 @@ class Members:
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)[MEMBER_COLUMNS]
 
 
+def text_of(values: pd.Series) -> np.ndarray:
+    """`values.astype(str)` as an object array. A Categorical (the lean pooled frames of
+    harmonise.read_pooled_frames) is taken through its codes: its strings as they are, in time and
+    memory of the rows, not of the categories (`Categorical.astype` copies every category, a
+    million USUBJIDs, on each call)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        categories = values.cat.categories.to_numpy()
+        taken = categories.take(np.maximum(codes, 0)) if len(categories) else np.full(len(codes), np.nan, dtype=object)
+        values = pd.Series(np.where(codes >= 0, taken, np.nan), index=values.index, dtype=object)
+    return values.astype(str).to_numpy()
+
+
 def _member_frame(frame: pd.DataFrame, dataset: str, record: "str | pd.Series") -> pd.DataFrame:
     rec = record.astype("int64").astype(str) if isinstance(record, pd.Series) else record
-    study = frame["STUDYID"].astype(str).to_numpy() if "STUDYID" in frame else None
+    study = text_of(frame["STUDYID"]) if "STUDYID" in frame else None
     return pd.DataFrame({"STUDYID": study,
-                         "USUBJID": frame["USUBJID"].astype(str).to_numpy(),
+                         "USUBJID": text_of(frame["USUBJID"]),
                          "dataset": dataset,
                          "record": rec.to_numpy() if isinstance(rec, pd.Series) else rec},
                         columns=MEMBER_COLUMNS)

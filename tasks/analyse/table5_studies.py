@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from repool.schemas.pooled import BOR_LEVELS, SALVAGE_LEVELS
-from repool.tasks.analyse.ard import SALVGRP, ard_result, ard_row, combine_members, members
+from repool.tasks.analyse.ard import SALVGRP, ard_result, ard_row, combine_members, members, text_of
 from repool.tasks.analyse.statistics import (
     Conventions,
     compute_cox_fit,
@@ -123,12 +123,12 @@ def compute_studies(adsl: pd.DataFrame, adtte: pd.DataFrame, adrs: pd.DataFrame,
     study_of = adsl.set_index("USUBJID")[STUDY].astype(str)
     bor = adsl["USUBJID"].map(_param(adrs, adsl, "BOR", BOR_LEVELS))
     subjects = pd.DataFrame({
-        "study": adsl[STUDY].astype(str).to_numpy(),
+        "study": text_of(adsl[STUDY]),
         "group": adsl["SALVGRP"].to_numpy(),
         "remission": bor.isin(REMISSION).to_numpy(),
         "has_bor": bor.notna().to_numpy(),  # membership only: whose ADRS BOR record a ratio read
-        "STUDYID": adsl[STUDY].astype(str).to_numpy(),
-        "USUBJID": adsl["USUBJID"].astype(str).to_numpy(),
+        "STUDYID": text_of(adsl[STUDY]),
+        "USUBJID": text_of(adsl["USUBJID"]),
     })
     os_all = tte[tte["PARAMCD"] == "OS"].assign(study=lambda d: d["USUBJID"].map(study_of).to_numpy())
     studies = sorted(subjects["study"].unique())

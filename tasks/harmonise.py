@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 

@@ -89,8 +89,8 @@ def test_flows_hold_no_sql_and_no_statistics():
 
 # What the flow's unchanged path never needs (tests/e2e/test_unchanged_run.py runs it): importing the
 # CLI or the flow module must not import them either; each is imported by the function that uses it.
-HEAVY_LIBRARIES = ("scipy", "lifelines", "statsmodels", "great_expectations", "sqlalchemy", "duckdb_engine",
-                   "pyreadstat", "matplotlib", "great_tables", "rtflite", "docx", "dask")
+HEAVY_LIBRARIES = ("pandas", "numpy", "pyarrow", "pandera", "scipy", "lifelines", "statsmodels", "great_expectations",
+                   "sqlalchemy", "duckdb_engine", "pyreadstat", "matplotlib", "great_tables", "rtflite", "docx", "dask")
 
 
 def test_the_cli_and_the_flow_import_no_heavy_library():

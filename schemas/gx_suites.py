@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
 __all__ = ["build_gx_suites", "SUITE_PREFIX"]
 
 SUITE_PREFIX = "pooled_"

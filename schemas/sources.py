@@ -13,9 +13,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from repool.schemas.reasons import Reason, as_reason
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
+    import pandera.pandas as pa
 
 # ---------------------------------------------------------------------------------------------
 # Column descriptions

@@ -5,6 +5,7 @@ run database: pooled.adsl, pooled.adrs, pooled.adtte, pooled.adae.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from prefect import task
@@ -14,6 +15,9 @@ from repool.settings import Settings
 from repool.tasks.db import connect, quote_ident, render_sql, study_slug
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.stage import staging_table
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
 
 POOLED_ORDER = ("adsl", "adrs", "adtte", "adae")  # adsl first: the others keep only its subjects
 INT_ORDER = ("adrs", "adsl", "adtte", "adae")  # the legacy adtte model reads the study's int_adrs

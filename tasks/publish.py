@@ -15,7 +15,7 @@ import os
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
 
@@ -31,6 +31,9 @@ from repool.tasks import in_prefect_run
 from repool.tasks.audit import utc_now
 from repool.tasks.db import connect, transaction
 from repool.tasks.ingest import DeliveryResult
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
 
 # What can change a number, as (package, files or folders inside it). Not here, on purpose: the
 # renderers (tasks/render), the watcher, flows, deployments and the CLI: editing them never makes

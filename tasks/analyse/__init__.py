@@ -6,11 +6,15 @@ tables know neither Prefect nor DuckDB; the two tasks below are their only Prefe
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from repool.schemas.ard import TABLE_IDS
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
 
 
 def _table(module: str, name: str):

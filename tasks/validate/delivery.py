@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from prefect import task
@@ -22,6 +23,9 @@ from repool.tasks.audit import record_failures
 from repool.tasks.db import connect
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.validate.policy import decide, load_policy
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
 
 MAX_CASES_PER_CHECK = 1000  # per file and check; beyond that one summary record says how many more
 

@@ -34,8 +34,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from repool.schemas.pooled import POOLED_MODELS
-
 __all__ = ["build_gx_suites", "SUITE_PREFIX"]
 
 SUITE_PREFIX = "pooled_"
@@ -56,6 +54,7 @@ _BOUND_CHECKS = {  # pandera check name -> [(statistic, side, strict)]
 
 def build_gx_suites() -> dict[str, dict]:
     """One GX suite document per pooled dataset (`adsl`, `adtte`, `adrs`, `adae`), keyed by name."""
+    from repool.schemas.pooled import POOLED_MODELS  # pandera: imported when a suite is built
     return {name: _suite(name, model) for name, model in POOLED_MODELS.items()}
 
 

@@ -10,14 +10,16 @@ The frames validated here are indexed by the 1-based source row number, so a fai
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
-
-import pandas as pd
-import pandera.pandas as pa
+from typing import TYPE_CHECKING, Callable
 
 from repool.schemas.reasons import Reason, as_reason
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
+    import pandera.pandas as pa
 
 # ---------------------------------------------------------------------------------------------
 # Column descriptions
@@ -218,6 +220,7 @@ def get_source_dataset(fmt: str, file: str) -> SourceDataset:
 
 
 def is_nullish(s: pd.Series) -> pd.Series:
+    import pandas as pd
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         return s.isna()
     text = s.astype("string[pyarrow]").str.strip()
@@ -229,6 +232,7 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 def _numeric_or_nan(s: pd.Series, decimal_comma: bool = False) -> pd.Series:
+    import pandas as pd
     if pd.api.types.is_bool_dtype(s):
         return pd.Series(float("nan"), index=s.index)
     if pd.api.types.is_numeric_dtype(s):
@@ -241,12 +245,14 @@ def _numeric_or_nan(s: pd.Series, decimal_comma: bool = False) -> pd.Series:
 
 def _typed_numeric(s: pd.Series) -> pd.Series:
     """For SAS/Parquet numeric columns: a text column is the wrong type, whatever it holds."""
+    import pandas as pd
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         return pd.Series(True, index=s.index)
     return is_nullish(s)
 
 
 def _wrong_type_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
+    import pandas as pd
     def int_text(s):
         return is_nullish(s) | _as_text(s).str.fullmatch(r"-?\d+").fillna(False).astype(bool)
 
@@ -273,6 +279,7 @@ def _wrong_type_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
 
 def _date_check(kind: str) -> Callable[[pd.Series], pd.Series] | None:
     # beyond_pandas (one strptime per value) runs only on the values pandas could not parse
+    import pandas as pd
     def date_de(s):
         parsed = pd.to_datetime(_as_text(s), format="%d.%m.%Y", errors="coerce")
         ok = is_nullish(s) | parsed.notna()
@@ -302,6 +309,7 @@ PANDAS_YEARS = (1678, 2261)  # whole years a pandas timestamp can hold
 def beyond_pandas(kind: str, s: pd.Series) -> pd.Series:
     """True where a text date is a real calendar date in a year pandas cannot hold (31.12.9999, 0210-05-01
     typed for 2010): such a date parses, it is implausible (`_plausible_check`), not unparseable."""
+    import pandas as pd
     out = pd.Series(False, index=s.index)
     if kind not in TEXT_DATE_FORMATS:
         return out
@@ -324,13 +332,22 @@ def beyond_pandas(kind: str, s: pd.Series) -> pd.Series:
 
 
 DATE_KINDS = ("date_de", "sas_date", "iso_date", "partial_date")
-PLAUSIBLE_FROM, PLAUSIBLE_TO = pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31")
-SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+@functools.cache
+def plausible_window() -> tuple:
+    """(PLAUSIBLE_FROM, PLAUSIBLE_TO, SAS_EPOCH) as pandas timestamps: 1900-01-01, 2100-12-31, 1960-01-01.
+    A function, not module constants, so that importing the contracts does not import pandas."""
+    import pandas as pd
+
+    return pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31"), pd.Timestamp("1960-01-01")
 
 
 def parse_dates(kind: str, s: pd.Series) -> pd.Series:
     """The first day each value can mean (partial dates: the start of their period), NaT where there is none.
     SAS dates outside 1900–2100 come back as NaT too; `_plausible_check` reports them."""
+    import pandas as pd
+    PLAUSIBLE_FROM, PLAUSIBLE_TO, SAS_EPOCH = plausible_window()
     if kind == "sas_date":
         days = _numeric_or_nan(s)
         inside = days.between((PLAUSIBLE_FROM - SAS_EPOCH).days, (PLAUSIBLE_TO - SAS_EPOCH).days)
@@ -349,6 +366,7 @@ def parse_dates(kind: str, s: pd.Series) -> pd.Series:
 def _plausible_check(kind: str) -> Callable[[pd.Series], pd.Series]:
     """A date between 1900 and 2100 (a SAS date a million days out, year 0210 typed for 2010, ...)."""
     def check(s):
+        PLAUSIBLE_FROM, PLAUSIBLE_TO, SAS_EPOCH = plausible_window()
         if kind == "sas_date":
             days = _numeric_or_nan(s)
             return days.isna() | days.between((PLAUSIBLE_FROM - SAS_EPOCH).days, (PLAUSIBLE_TO - SAS_EPOCH).days)
@@ -360,6 +378,7 @@ def _plausible_check(kind: str) -> Callable[[pd.Series], pd.Series]:
 
 def _not_after_cut_check(kind: str, data_cut) -> Callable[[pd.Series], pd.Series]:
     """Nothing can have happened after the delivery's data cut."""
+    import pandas as pd
     cut = pd.Timestamp(data_cut)
 
     def check(s):
@@ -391,6 +410,7 @@ def _range_check(col: Col) -> Callable[[pd.Series], pd.Series]:
 
 
 def _checks_for(col: Col, data_cut=None) -> list[pa.Check]:
+    import pandera.pandas as pa
     checks: list[pa.Check] = []
     if not col.nullable:
         # ignore_na=False: pandera skips nulls in checks by default, and a null is what this check is for
@@ -414,6 +434,7 @@ def _checks_for(col: Col, data_cut=None) -> list[pa.Check]:
 
 def build_source_schema(ds: SourceDataset, data_cut=None) -> pa.DataFrameSchema:
     """The pandera model of one delivered file; with `data_cut`, no date may lie after it."""
+    import pandera.pandas as pa
     columns = {
         c.name: pa.Column(checks=_checks_for(c, data_cut), nullable=True, unique=c.unique, required=True)
         for c in ds.columns

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import duckdb
-import pandas as pd
 
 from repool.schemas.audit import AUDIT_COLUMNS
 
@@ -25,10 +24,14 @@ def record_failures(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: st
     if not failures:
         return 0
     now = utc_now()
-    df = pd.DataFrame([{**{k: f.get(k) for k in AUDIT_COLUMNS}, "run_id": run_id, "flow_run_id": flow_run_id,
-                        "action": f.get("action_taken", f.get("action")), "recorded_at": now,
-                        "validated_in_run": f.get("validated_in_run") or validated_in_run or run_id} for f in failures],
-                      columns=AUDIT_COLUMNS)
+    rows = [{**{k: f.get(k) for k in AUDIT_COLUMNS}, "run_id": run_id, "flow_run_id": flow_run_id,
+             "action": f.get("action_taken", f.get("action")), "recorded_at": now,
+             "validated_in_run": f.get("validated_in_run") or validated_in_run or run_id} for f in failures]
+    if all(_plain(r) for r in rows):
+        return _insert_plain(con, rows)
+    import pandas as pd  # values of other types: pandas turns them into text (an unchanged run never gets here)
+
+    df = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
     df["row"] = pd.array(df["row"], dtype="Int64")
     for c in AUDIT_COLUMNS:
         if c not in ("row", "recorded_at"):
@@ -39,6 +42,26 @@ def record_failures(con: duckdb.DuckDBPyConnection, run_id: str, flow_run_id: st
     finally:
         con.unregister("_audit_frame")
     return len(df)
+
+
+_TEXT_COLUMNS = [c for c in AUDIT_COLUMNS if c not in ("row", "recorded_at")]
+
+
+def _plain(row: dict) -> bool:
+    """Every text column str or None and `row` an int or None: the records stored as they are (the
+    cached records of an unchanged delivery, read back from JSON, are such)."""
+    r = row["row"]
+    return (r is None or (type(r) is int)) and all(row[c] is None or type(row[c]) is str for c in _TEXT_COLUMNS)
+
+
+def _insert_plain(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> int:
+    """The same rows as the pandas frame of `record_failures` would store, one list per column, without
+    importing pandas (an unchanged run records its cached failures this way)."""
+    text = ", ".join(f'unnest(?::VARCHAR[]) AS "{c}"' for c in _TEXT_COLUMNS)
+    con.execute(f'INSERT INTO audit.validation_failures BY NAME SELECT {text}, unnest(?::BIGINT[]) AS "row", '
+                '?::TIMESTAMP AS recorded_at',
+                [[r[c] for r in rows] for c in _TEXT_COLUMNS] + [[r["row"] for r in rows], rows[0]["recorded_at"]])
+    return len(rows)
 
 
 def record_delivery(con: duckdb.DuckDBPyConnection, run_id: str, study: str, delivery_id: str, status: str,

@@ -5,11 +5,9 @@ run database: pooled.adsl, pooled.adrs, pooled.adtte, pooled.adae.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -17,6 +15,10 @@ from repool.settings import Settings
 from repool.tasks.db import connect, quote_ident, render_sql, study_slug
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.stage import staging_table
+
+if TYPE_CHECKING:  # annotations only: pandas and pyarrow are imported by the functions that use them
+    import pandas as pd
+    import pyarrow as pa
 
 POOLED_ORDER = ("adsl", "adrs", "adtte", "adae")  # adsl first: the others keep only its subjects
 INT_ORDER = ("adrs", "adsl", "adtte", "adae")  # the legacy adtte model reads the study's int_adrs
@@ -121,6 +123,9 @@ def read_pooled_frames(con: duckdb.DuckDBPyConnection, columns: dict[str, tuple[
     of ADSL have the same code, so merges, `isin` and `get_indexer` compare codes). 1 byte per row
     for a flag, 4 for a USUBJID, instead of a pointer to a Python string each (bench/bench_frames.py:
     a 1M pool's frames 3.9 GiB -> 0.3 GiB; the tables read them unchanged, tests pin the ARD identical)."""
+    import pandas as pd
+    import pyarrow.compute as pc
+
     def select(d: str) -> str:
         return "*" if columns is None else ", ".join(quote_ident(c) for c in columns[d])
     if not lean:
@@ -166,6 +171,9 @@ def lean_text_dtypes(con: duckdb.DuckDBPyConnection, text: dict[str, list[str]]
     """Column name -> (its sorted distinct non-null values across `text`'s datasets as Arrow,
     the CategoricalDtype of those values as Python strings). Sorted by Arrow on the UTF-8 bytes,
     which is the code point order Python sorts strings in (the order of an object column)."""
+    import pandas as pd
+    import pyarrow.compute as pc
+
     out = {}
     for c in sorted({c for cols in text.values() for c in cols}):
         union = " UNION ALL ".join(f"SELECT {quote_ident(c)} AS v FROM pooled.{d}" for d in POOLED_ORDER if c in text[d])

@@ -15,10 +15,9 @@ import os
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
-import pandas as pd
 
 from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -27,12 +26,14 @@ from prefect.cache_policies import NO_CACHE
 from repool.resources import package_dir
 from repool.schemas.sources import SOURCE_DATASETS
 from repool.schemas.ard import ARD_COLUMNS, KM_CURVE_COLUMNS, SOURCE_COLUMNS, SUBJECT_COLUMNS
-from repool.tasks.analyse.ard import assert_ard
 from repool.settings import Settings
 from repool.tasks import in_prefect_run
 from repool.tasks.audit import utc_now
 from repool.tasks.db import connect, transaction
 from repool.tasks.ingest import DeliveryResult
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
 
 # What can change a number, as (package, files or folders inside it). Not here, on purpose: the
 # renderers (tasks/render), the watcher, flows, deployments and the CLI: editing them never makes
@@ -111,6 +112,7 @@ def version_exists(con: duckdb.DuckDBPyConnection, version: str) -> bool:
 
 def create_version_ard(ard: pd.DataFrame, version: str) -> pd.DataFrame:
     """The ARD as persisted: result_version first, rows in a fixed order."""
+    from repool.tasks.analyse.ard import assert_ard  # pandas: with the function
     assert_ard(ard[ARD_COLUMNS])
     out = ard[ARD_COLUMNS].copy()
     out.insert(0, "result_version", version)
@@ -165,6 +167,7 @@ def read_pooled_sources(con: duckdb.DuckDBPyConnection, lineage: list[dict]) -> 
     SRCROWS exploded to one row per delivered row, its file's sha256 taken from the lineage the pooled
     marts were joined with (work.source_files, by study and file; else the version's lineage), `primary`
     the record's own row (SRCFILE, SRCROW)."""
+    import pandas as pd
     sha = {(r["study"], r["file"]): r["sha256"] for r in lineage}
     if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'work' "
                    "AND table_name = 'source_files'").fetchall()[0][0]:
@@ -203,6 +206,7 @@ def create_version_sources(sources: pd.DataFrame, version: str) -> pd.DataFrame:
 def split_memberships(results: list) -> tuple[list[pd.DataFrame], pd.DataFrame | None]:
     """The analyse tasks' results -> (ARD frames, their membership concatenated, or None when no
     table gave one): a result is an ARD frame or (ARD, membership)."""
+    import pandas as pd
     ards, subjects = [], []
     for r in results:
         ard, sub = r if isinstance(r, tuple) else (r, None)
@@ -280,6 +284,7 @@ def publish_version(con: duckdb.DuckDBPyConnection, *, version: str, ard: pd.Dat
 
 def _insert_version_rows(con, version, ard_v, km_v, lineage, exclusions, meta, report_path,
                          subjects_v=None, sources_v=None) -> None:
+    import pandas as pd
     lineage_df = pd.DataFrame([{"result_version": version, **{k: r[k] for k in ("study", "delivery_id", "file", "sha256", "rows")}}
                                for r in lineage])
     excl_df = pd.DataFrame([{"result_version": version, **e} for e in exclusions],
@@ -389,6 +394,7 @@ def publish_results(settings: Settings, run_id: str, flow_run_id: str | None, id
                     ards: list[pd.DataFrame], km: pd.DataFrame, accepted: list[DeliveryResult],
                     docs_dir: str | None, extra_sections: list | None = None) -> str:
     """Write the version (database rows, folder, report) and link it from the Prefect UI."""
+    import pandas as pd
     from repool.tasks.render.diff import compute_version_diff_html
 
     lineage = compute_lineage(accepted)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,18 @@ def test_the_generator_imports_no_stage():
 
 def test_flows_hold_no_sql_and_no_statistics():
     assert _offenders("repool.flows", ("duckdb", "pandas", "lifelines", "statsmodels", "pandera")) == []
+
+
+# What the flow's unchanged path never needs (tests/e2e/test_unchanged_run.py runs it): importing the
+# CLI or the flow module must not import them either; each is imported by the function that uses it.
+HEAVY_LIBRARIES = ("pandas", "numpy", "pyarrow", "pandera", "scipy", "lifelines", "statsmodels", "great_expectations",
+                   "sqlalchemy", "duckdb_engine", "pyreadstat", "matplotlib", "great_tables", "rtflite", "docx", "dask")
+
+
+def test_the_cli_and_the_flow_import_no_heavy_library():
+    code = ("import sys, repool.cli, repool.commands, repool.flows.repool_flow; "
+            "print(','.join(sorted(m for m in sys.argv[1].split(',') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code, ",".join(HEAVY_LIBRARIES)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -5,16 +5,43 @@ tables know neither Prefect nor DuckDB; the two tasks below are their only Prefe
 """
 from __future__ import annotations
 
-import pandas as pd
+import importlib
+import threading
+from typing import TYPE_CHECKING
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from repool.schemas.ard import TABLE_IDS
-from repool.tasks.analyse.table1_baseline import compute_table1
-from repool.tasks.analyse.table2_survival import compute_km_curves, compute_table2
-from repool.tasks.analyse.table3_response import compute_table3
-from repool.tasks.analyse.table4_adverse_events import compute_table4
-from repool.tasks.analyse.table5_studies import compute_studies
+
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def _table(module: str, name: str):
+    """The table function `name` of `repool.tasks.analyse.<module>`, imported on its first call: an
+    unchanged run, which analyses nothing, never imports the tables, pandas or the statistics. The
+    tables run in threads: one thread imports (the table and the statistics' scipy and lifelines),
+    the others wait, so that none meets a module half-initialised."""
+    def compute(*args, **kwargs):
+        with _LOAD_LOCK:
+            table = importlib.import_module(f"repool.tasks.analyse.{module}")
+            importlib.import_module("repool.tasks.analyse.statistics").import_dependencies()
+        return getattr(table, name)(*args, **kwargs)
+
+    compute.__name__ = compute.__qualname__ = name
+    return compute
+
+
+compute_table1 = _table("table1_baseline", "compute_table1")
+compute_table2 = _table("table2_survival", "compute_table2")
+compute_km_curves = _table("table2_survival", "compute_km_curves")
+compute_table3 = _table("table3_response", "compute_table3")
+compute_table4 = _table("table4_adverse_events", "compute_table4")
+compute_studies = _table("table5_studies", "compute_studies")
 
 # table id -> (function, pooled datasets it reads, the analysis parameters it takes)
 TABLES = {

@@ -36,7 +36,9 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+# scipy (about 1 s to import) is imported inside the functions that use it: a run that analyses
+# nothing (an unchanged re-run) never pays for it.
 
 KM_COLUMNS = ["time", "n_risk", "n_event", "n_censor", "surv", "greenwood", "var_surv"]
 _HALF_TOL = 1e-9  # float S within this of 0.5 is re-checked exactly with Fractions
@@ -205,6 +207,7 @@ def compute_km_pointwise_ci(km: pd.DataFrame, alpha: float = 0.05) -> pd.DataFra
     "cloglog"). Returns columns `surv_lcl`, `surv_ucl` aligned with `km`. Where S = 1 (no event
     yet) the band is [1, 1] (zero variance); where S = 0 it is NaN (undefined on this scale).
     """
+    from scipy import stats
     z = stats.norm.ppf(1 - alpha / 2)
     surv = km["surv"].to_numpy(dtype=float)
     se = _loglog_se(surv, km["greenwood"].to_numpy(dtype=float))
@@ -253,6 +256,7 @@ def compute_km_median_ci(km: pd.DataFrame, alpha: float = 0.05,
     ev = km[km["n_event"] > 0]
     if ev.empty:
         return None, None
+    from scipy import stats
     z = stats.norm.ppf(1 - alpha / 2)
     surv = ev["surv"].to_numpy(dtype=float)
     se = _loglog_se(surv, ev["greenwood"].to_numpy(dtype=float))
@@ -275,6 +279,7 @@ _R_TOL = math.sqrt(np.finfo(float).eps)  # quantile.survfit's default tolerance
 def _r_loglog_band(km: pd.DataFrame, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """survival:::survfit_confint(conf.type = "log-log") at each KM row: NaN where S is 0 or 1
     (R's NA; our figure band is [1, 1] at S = 1 instead). std.err = sqrt(Greenwood sum)."""
+    from scipy import stats
     z = stats.norm.ppf(1 - alpha / 2)
     surv = km["surv"].to_numpy(dtype=float)
     se = np.sqrt(km["greenwood"].to_numpy(dtype=float))
@@ -412,15 +417,20 @@ _COX_LOCK = threading.Lock()
 _IMPORT_LOCK = threading.Lock()
 
 
-def _import_lifelines() -> None:
-    """Import lifelines once, under a lock, before any use: the flow analyses its tables in threads,
-    and two threads importing lifelines at once can meet its modules half-initialised ("ImportError:
+def import_dependencies() -> None:
+    """Import scipy.stats and lifelines once, under a lock, before any use (they are imported lazily,
+    so that an unchanged run never loads them): the flow analyses its tables in threads, and two
+    threads importing such a package at once can meet its modules half-initialised ("ImportError:
     cannot import name 'CoxPHFitter' from partially initialized module", seen in a crash test run)."""
     with _IMPORT_LOCK:
         import lifelines  # noqa: F401  (the package imports its fitters and statistics)
         import lifelines.exceptions  # noqa: F401
         import lifelines.fitters.coxph_fitter  # noqa: F401
         import lifelines.statistics  # noqa: F401
+        import scipy.stats  # noqa: F401
+
+
+_import_lifelines = import_dependencies
 
 
 def _running(values: np.ndarray) -> np.ndarray:
@@ -668,6 +678,7 @@ def compute_proportion_ci(k: int, n: int, alpha: float = 0.05) -> tuple[float | 
         return None, None
     if not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    from scipy import stats
     lower = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
     upper = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
     return 100 * lower, 100 * upper
@@ -698,6 +709,7 @@ def compute_odds_ratio(a: int, b: int, c: int, d: int, alpha: float = 0.05) -> O
     a, b, c, d = cells
     log_or = math.log(a * d / (b * c))
     se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    from scipy import stats
     z = stats.norm.ppf(1 - alpha / 2)
     p = 2 * stats.norm.sf(abs(log_or) / se)
     return OddsRatio(math.exp(log_or), math.exp(log_or - z * se), math.exp(log_or + z * se), float(p))
@@ -765,6 +777,7 @@ def compute_meta_analysis(estimates, std_errors, alpha: float = 0.05) -> MetaAna
     k = int(est.size)
     if k < 2:
         return MetaAnalysis(k, *([None] * 12))
+    from scipy import stats
     from statsmodels.stats.meta_analysis import combine_effects
 
     with np.errstate(divide="ignore", invalid="ignore"):

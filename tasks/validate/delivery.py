@@ -6,13 +6,12 @@ on the renamed columns (`tasks/stage.py`).
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
-import pandas as pd
-import pandera.pandas as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -25,6 +24,9 @@ from repool.tasks.db import connect
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.validate.policy import decide, load_policy
 
+if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
+    import pandas as pd
+
 MAX_CASES_PER_CHECK = 1000  # per file and check; beyond that one summary record says how many more
 
 
@@ -34,6 +36,7 @@ MAX_CASES_PER_CHECK = 1000  # per file and check; beyond that one summary record
 
 
 def _subject_id(delivery: Delivery, raw_subject) -> str | None:
+    import pandas as pd
     if raw_subject is None or (isinstance(raw_subject, float) and pd.isna(raw_subject)):
         return None
     text = str(raw_subject).strip()
@@ -45,6 +48,7 @@ def _subject_id(delivery: Delivery, raw_subject) -> str | None:
 def failures_from_schema_errors(delivery: Delivery, file: str, df: pd.DataFrame, cases: pd.DataFrame,
                                 subject_col: str) -> list[dict]:
     """pandera failure cases -> audit records, one per (row, column, check)."""
+    import pandas as pd
     sha = delivery.files[file]["sha256"]
     records: list[dict] = []
     cases = cases.copy()
@@ -76,8 +80,15 @@ def failures_from_schema_errors(delivery: Delivery, file: str, df: pd.DataFrame,
 SUBJECT_LEVEL_STEMS = ("patients", "adsl")  # the file with one row per subject, in every format
 
 
+@functools.cache
+def _nested_types() -> tuple[type, ...]:
+    import numpy as np  # imported when a delivery is validated, not with the module
+
+    return (dict, list, tuple, set, np.ndarray)
+
+
 def _is_nested(value) -> bool:
-    return isinstance(value, (dict, list, tuple, set, np.ndarray))
+    return isinstance(value, _nested_types())
 
 
 def find_nested_values(delivery: Delivery, file: str, df: pd.DataFrame, columns: list[str]) -> tuple[list[dict], list[str]]:
@@ -115,6 +126,7 @@ def find_foreign_studyid(delivery: Delivery, file: str, df: pd.DataFrame, subjec
 
 def validate_source_files(con: duckdb.DuckDBPyConnection, delivery: Delivery, raw_tables: dict[str, str]) -> list[dict]:
     """Run each file's pandera model (lazy) on its raw table; extra columns are recorded once."""
+    import pandera.pandas as pa
     records: list[dict] = []
     for file, table in raw_tables.items():
         ds = SOURCE_DATASETS[delivery.format][file]

@@ -34,7 +34,6 @@ import duckdb
 
 from repool.schemas.gx_suites import unique_keys
 from repool.schemas.audit import failure
-from repool.schemas.pooled import POOLED_MODELS, sql_twins
 from repool.tasks.db import quote_ident
 from repool.tasks.validate.delivery import MAX_CASES_PER_CHECK
 
@@ -87,6 +86,7 @@ def _base_type(duck_type: str) -> str:
 def compile_rules(model: type, table_columns: dict[str, str]) -> tuple[list[dict], list[RowRule], list[UniqueRule]]:
     """The model's rules against a table with `table_columns` (name -> DuckDB type): the
     schema-level failures found from the columns alone, the row rules and the uniqueness rules."""
+    from repool.schemas.pooled import sql_twins
     schema = model.to_schema()
     static: list[dict] = []
     rows: list[RowRule] = []
@@ -231,4 +231,5 @@ def validate_pooled_table(con: duckdb.DuckDBPyConnection, name: str, model: type
 def validate_pooled_tables(con: duckdb.DuckDBPyConnection, schema: str = "pooled",
                            cap: int = MAX_CASES_PER_CHECK) -> list[dict]:
     """The pooled contract (every model of POOLED_MODELS) over the tables `<schema>.<name>`."""
+    from repool.schemas.pooled import POOLED_MODELS  # pandera: imported when the contract is checked
     return [r for name, model in POOLED_MODELS.items() for r in validate_pooled_table(con, name, model, schema, cap)]

@@ -24,6 +24,7 @@ from repool.schemas.audit import failure
 from repool.schemas.manifest import DELIVERY_ID, ManifestError, is_calendar_date, loads_without_duplicates, parse_manifest
 from repool.schemas.sources import FORMATS, SOURCE_DATASETS
 from repool.settings import Settings
+from repool.lazy import import_once
 from repool.tasks.audit import record_failures
 from repool.tasks.db import connect, quote_ident, study_slug
 from repool.tasks.validate.policy import decide, load_policy
@@ -526,6 +527,7 @@ def verify_delivery(settings: Settings, delivery_dir: str) -> DeliveryResult:
 def ingest_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, result: DeliveryResult) -> DeliveryResult:
     """Load a verified delivery's files as delivered into the unit's connection; a file that cannot
     be loaded refuses the delivery (recorded, not raised)."""
+    import_once("numpy", "pandas", "pyarrow", "pyarrow.parquet", "pyreadstat")  # units run in threads
     if result.delivery is None:  # refused by verify_delivery
         return result
     try:

@@ -6,19 +6,16 @@ tables know neither Prefect nor DuckDB; the two tasks below are their only Prefe
 from __future__ import annotations
 
 import importlib
-import threading
 from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from repool.schemas.ard import TABLE_IDS
+from repool.lazy import import_once
 
 if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that use it
     import pandas as pd
-
-
-_LOAD_LOCK = threading.Lock()
 
 
 def _table(module: str, name: str):
@@ -27,10 +24,9 @@ def _table(module: str, name: str):
     tables run in threads: one thread imports (the table and the statistics' scipy and lifelines),
     the others wait, so that none meets a module half-initialised."""
     def compute(*args, **kwargs):
-        with _LOAD_LOCK:
-            table = importlib.import_module(f"repool.tasks.analyse.{module}")
-            importlib.import_module("repool.tasks.analyse.statistics").import_dependencies()
-        return getattr(table, name)(*args, **kwargs)
+        import_once(f"repool.tasks.analyse.{module}")
+        importlib.import_module("repool.tasks.analyse.statistics").import_dependencies()
+        return getattr(importlib.import_module(f"repool.tasks.analyse.{module}"), name)(*args, **kwargs)
 
     compute.__name__ = compute.__qualname__ = name
     return compute

@@ -37,6 +37,8 @@ from typing import Iterable, NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
+from repool.lazy import import_once
+
 # scipy (about 1 s to import) is imported inside the functions that use it: a run that analyses
 # nothing (an unchanged re-run) never pays for it.
 
@@ -414,20 +416,13 @@ class CoxFit(NamedTuple):
 
 _NO_COX_FIT = CoxFit(None, None, None, None, None, None)
 _COX_LOCK = threading.Lock()
-_IMPORT_LOCK = threading.Lock()
 
 
 def import_dependencies() -> None:
-    """Import scipy.stats and lifelines once, under a lock, before any use (they are imported lazily,
-    so that an unchanged run never loads them): the flow analyses its tables in threads, and two
-    threads importing such a package at once can meet its modules half-initialised ("ImportError:
-    cannot import name 'CoxPHFitter' from partially initialized module", seen in a crash test run)."""
-    with _IMPORT_LOCK:
-        import lifelines  # noqa: F401  (the package imports its fitters and statistics)
-        import lifelines.exceptions  # noqa: F401
-        import lifelines.fitters.coxph_fitter  # noqa: F401
-        import lifelines.statistics  # noqa: F401
-        import scipy.stats  # noqa: F401
+    """scipy.stats and lifelines, imported once (repool.lazy.import_once) before any use: they are imported
+    lazily, so that an unchanged run never loads them, and the flow analyses its tables in threads."""
+    import_once("lifelines", "lifelines.exceptions", "lifelines.fitters.coxph_fitter", "lifelines.statistics",
+                "scipy.stats")
 
 
 _import_lifelines = import_dependencies

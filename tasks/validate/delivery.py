@@ -19,6 +19,7 @@ from repool.schemas.audit import failure
 from repool.schemas.reasons import PANDERA_REASONS
 from repool.schemas.sources import SOURCE_DATASETS, build_source_schema
 from repool.settings import Settings
+from repool.lazy import import_once
 from repool.tasks.audit import record_failures
 from repool.tasks.db import connect
 from repool.tasks.ingest import Delivery, DeliveryResult
@@ -183,6 +184,7 @@ def find_subject_count_drop(con: duckdb.DuckDBPyConnection, delivery: Delivery, 
 def validate_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, result: DeliveryResult) -> DeliveryResult:
     """The source contracts of an ingested delivery (and the warnings found at verify and load),
     decided by the policy; the coordinator records them."""
+    import_once("numpy", "pandas", "pandera.pandas")  # units run in threads
     if not result.ingested:  # refused at verify or load
         return result
     found = list(result.warnings) + validate_source_files(con, result.delivery, result.raw_tables)

@@ -1,6 +1,8 @@
 """The per-delivery unit as plain functions (`task.fn`), for tests that need pooled data without Prefect."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect.states import State
 
 from repool.flows.repool_flow import prepare_delivery as _unit
@@ -25,6 +27,17 @@ def prepare_newest(settings: Settings) -> tuple[str, list[DeliveryResult]]:
     """(run id, the newest delivery of every study through the chain), sorted by study."""
     run_id = start_run.fn(settings, None)
     return run_id, [prepare_delivery(settings, run_id, paths[0]) for _, paths in sorted(discover.fn(settings).items())]
+
+
+def pool_bundled(tmp: Path) -> tuple[Settings, list[DeliveryResult]]:
+    """(settings, accepted): the bundled deliveries pooled into pooled.* of a database under `tmp`."""
+    from repool.tasks.harmonise import harmonise_pool
+    from tests.paths import DATA_DIR
+
+    settings = Settings(data_dir=DATA_DIR, db_path=tmp / "db.duckdb", results_dir=tmp / "results")
+    _, accepted = prepare_newest(settings)
+    harmonise_pool.fn(settings, accepted)
+    return settings, accepted
 
 
 def staged_unit(settings: Settings, delivery_dir: str):

@@ -14,14 +14,13 @@ import pandas as pd
 import pytest
 
 from repool.resources import reference_file
-from repool.settings import Settings
 from tests.paths import DATA_DIR
 from tests.reference import group_n, p_bound, published
 from repool.schemas.ard import TABLE_IDS
 from repool.schemas.pooled import SALVAGE_LEVELS
 from repool.tasks.analyse import analyse_table
-from repool.tasks.harmonise import harmonise_pool, read_pooled
-from tests.chain import prepare_newest
+from repool.tasks.harmonise import read_pooled
+from tests.chain import pool_bundled
 
 FIRST, LATER = SALVAGE_LEVELS
 
@@ -31,13 +30,10 @@ def ard(tmp_path_factory) -> pd.DataFrame:
     deliveries = DATA_DIR / "deliveries"
     if not deliveries.is_dir():
         pytest.fail("the bundled deliveries are missing: run `repool generate`")
-    tmp = tmp_path_factory.mktemp("calibration")
-    s = Settings(data_dir=DATA_DIR, db_path=tmp / "db.duckdb", results_dir=tmp / "results")
-    _, accepted = prepare_newest(s)
+    s, accepted = pool_bundled(tmp_path_factory.mktemp("calibration"))
     for r in accepted:
         assert r.accepted, r.message
         assert not r.quarantined, r.quarantined
-    harmonise_pool.fn(s, accepted)
     frames = read_pooled.fn(s)
     return pd.concat([analyse_table.fn(t, frames, s.alpha) for t in TABLE_IDS], ignore_index=True)
 

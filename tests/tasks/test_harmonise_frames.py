@@ -13,14 +13,12 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-from repool.settings import Settings
 from repool.tasks.analyse import POOLED_COLUMNS, TABLES
 from repool.tasks.analyse.table2_survival import compute_km_curves
 from repool.tasks.db import connect
-from repool.tasks.harmonise import harmonise_pool, read_pooled_frames
-from tests.chain import prepare_newest
+from repool.tasks.harmonise import read_pooled_frames
+from tests.chain import pool_bundled
 from tests.fixtures_pooled import make_adae, make_adrs, make_adsl, make_adtte
-from tests.paths import DATA_DIR
 
 # sorted by code point: "L1" < "L5" < "l2" < "Ł6"; ignoring case or accents "l2" would sort before "L5"
 RENAMED = {"L2": "l2", "L6": "Ł6"}
@@ -46,10 +44,7 @@ def _handmade_con(variant: str) -> duckdb.DuckDBPyConnection:
 
 @pytest.fixture(scope="module")
 def bundled_db(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lean")
-    s = Settings(data_dir=DATA_DIR, db_path=tmp / "db.duckdb", results_dir=tmp / "results")
-    _, accepted = prepare_newest(s)
-    harmonise_pool.fn(s, accepted)
+    s, _ = pool_bundled(tmp_path_factory.mktemp("lean"))
     return s.db_path
 
 

@@ -7,21 +7,17 @@ import pytest
 from repool.schemas.ard import ARD_KEY, TABLE_IDS
 from repool.settings import Settings
 from repool.tasks.analyse import analyse_table, derive_km_curves
-from repool.tasks.harmonise import harmonise_pool, read_pooled
+from repool.tasks.harmonise import read_pooled
 from repool.tasks.render.display import format_level, level_of, render_text
 from repool.tasks.render.report import render_report
-from tests.chain import prepare_newest
-from tests.paths import DATA_DIR
+from tests.chain import pool_bundled
 
 INTERVALS = {"median_lcl", "median_ucl", "hr_lcl", "hr_ucl", "or_lcl", "or_ucl", "ci_lower", "ci_upper"}
 
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("alpha")
-    s = Settings(data_dir=DATA_DIR, db_path=tmp / "db.duckdb", results_dir=tmp / "results")
-    _, accepted = prepare_newest(s)
-    harmonise_pool.fn(s, accepted)
+    s, _ = pool_bundled(tmp_path_factory.mktemp("alpha"))
     return read_pooled.fn(s)
 
 

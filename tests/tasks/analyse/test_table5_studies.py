@@ -311,16 +311,11 @@ def test_subjects_outside_adsl_are_ignored_and_study_comes_from_adsl():
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory):
-    from repool.settings import Settings
     from repool.tasks.analyse import analyse_table
-    from repool.tasks.harmonise import harmonise_pool, read_pooled
-    from tests.chain import prepare_newest
-    from tests.paths import DATA_DIR
+    from repool.tasks.harmonise import read_pooled
+    from tests.chain import pool_bundled
 
-    tmp = tmp_path_factory.mktemp("studies")
-    s = Settings(data_dir=DATA_DIR, db_path=tmp / "db.duckdb", results_dir=tmp / "results")
-    _, accepted = prepare_newest(s)
-    harmonise_pool.fn(s, accepted)
+    s, _ = pool_bundled(tmp_path_factory.mktemp("studies"))
     frames = read_pooled.fn(s)
     return frames, {t: analyse_table.fn(t, frames, s.alpha) for t in ("table2", "table3", "studies")}
 

@@ -397,7 +397,7 @@ def compute_logrank_p(time, event, group) -> float | None:
         raise ValueError(f"log-rank test needs two groups, got {list(levels)}")
     if len(levels) < 2 or e.sum() == 0:
         return None
-    _import_lifelines()
+    import_dependencies()
     from lifelines.statistics import logrank_test
 
     a, b = gv == levels[0], gv == levels[1]
@@ -424,8 +424,6 @@ def import_dependencies() -> None:
     import_once("lifelines", "lifelines.exceptions", "lifelines.fitters.coxph_fitter", "lifelines.statistics",
                 "scipy.stats")
 
-
-_import_lifelines = import_dependencies
 
 
 def _running(values: np.ndarray) -> np.ndarray:
@@ -591,7 +589,7 @@ def _efron_values_by_time(X: np.ndarray, T: np.ndarray, E: np.ndarray, weights: 
 def _cox_fitter(alpha: float, strata: "list[str] | None"):
     """lifelines' semi-parametric Cox fitter (what `CoxPHFitter` fits with its default Breslow
     baseline) with `efron_values_single` in place of its row-by-row loop: the same fit, faster."""
-    _import_lifelines()
+    import_dependencies()
     from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
 
     class _Fitter(SemiParametricPHFitter):
@@ -631,7 +629,7 @@ def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05, ties: str 
         return _NO_COX_FIT
     if e[xv == 1].sum() == 0 or e[xv == 0].sum() == 0:
         return _NO_COX_FIT
-    _import_lifelines()
+    import_dependencies()
     from lifelines.exceptions import ConvergenceError
 
     try:

@@ -247,11 +247,16 @@ def serve(args: argparse.Namespace) -> int:
     from repool.tasks.render.results_http import RESULTS_URL_ENV, SERVE_RESULTS_PORT
 
     results, settings = _serve_results(settings_from(args), args.results_port, SERVE_RESULTS_PORT)
+    previous = os.environ.get(RESULTS_URL_ENV)
     os.environ[RESULTS_URL_ENV] = results.url
     try:
         return serve_repool(settings, cron=args.cron, watch_interval=args.watch_interval)
     finally:
         results.stop()
+        if previous is None:  # the URL of a stopped server must not outlive it in this process
+            os.environ.pop(RESULTS_URL_ENV, None)
+        else:
+            os.environ[RESULTS_URL_ENV] = previous
 
 
 def server(args: argparse.Namespace) -> int:

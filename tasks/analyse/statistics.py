@@ -209,7 +209,7 @@ def compute_km_pointwise_ci(km: pd.DataFrame, alpha: float = 0.05) -> pd.DataFra
     "cloglog"). Returns columns `surv_lcl`, `surv_ucl` aligned with `km`. Where S = 1 (no event
     yet) the band is [1, 1] (zero variance); where S = 0 it is NaN (undefined on this scale).
     """
-    from scipy import stats
+    stats = _scipy_stats()
     z = stats.norm.ppf(1 - alpha / 2)
     surv = km["surv"].to_numpy(dtype=float)
     se = _loglog_se(surv, km["greenwood"].to_numpy(dtype=float))
@@ -258,7 +258,7 @@ def compute_km_median_ci(km: pd.DataFrame, alpha: float = 0.05,
     ev = km[km["n_event"] > 0]
     if ev.empty:
         return None, None
-    from scipy import stats
+    stats = _scipy_stats()
     z = stats.norm.ppf(1 - alpha / 2)
     surv = ev["surv"].to_numpy(dtype=float)
     se = _loglog_se(surv, ev["greenwood"].to_numpy(dtype=float))
@@ -281,7 +281,7 @@ _R_TOL = math.sqrt(np.finfo(float).eps)  # quantile.survfit's default tolerance
 def _r_loglog_band(km: pd.DataFrame, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """survival:::survfit_confint(conf.type = "log-log") at each KM row: NaN where S is 0 or 1
     (R's NA; our figure band is [1, 1] at S = 1 instead). std.err = sqrt(Greenwood sum)."""
-    from scipy import stats
+    stats = _scipy_stats()
     z = stats.norm.ppf(1 - alpha / 2)
     surv = km["surv"].to_numpy(dtype=float)
     se = np.sqrt(km["greenwood"].to_numpy(dtype=float))
@@ -416,6 +416,14 @@ class CoxFit(NamedTuple):
 
 _NO_COX_FIT = CoxFit(None, None, None, None, None, None)
 _COX_LOCK = threading.Lock()
+
+
+def _scipy_stats():
+    """scipy.stats, imported under repool.lazy's lock (a caller in a thread may be the first)."""
+    import_once("scipy.stats")
+    import scipy.stats
+
+    return scipy.stats
 
 
 def import_dependencies() -> None:
@@ -671,7 +679,7 @@ def compute_proportion_ci(k: int, n: int, alpha: float = 0.05) -> tuple[float | 
         return None, None
     if not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
-    from scipy import stats
+    stats = _scipy_stats()
     lower = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
     upper = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
     return 100 * lower, 100 * upper
@@ -702,7 +710,7 @@ def compute_odds_ratio(a: int, b: int, c: int, d: int, alpha: float = 0.05) -> O
     a, b, c, d = cells
     log_or = math.log(a * d / (b * c))
     se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-    from scipy import stats
+    stats = _scipy_stats()
     z = stats.norm.ppf(1 - alpha / 2)
     p = 2 * stats.norm.sf(abs(log_or) / se)
     return OddsRatio(math.exp(log_or), math.exp(log_or - z * se), math.exp(log_or + z * se), float(p))
@@ -770,7 +778,7 @@ def compute_meta_analysis(estimates, std_errors, alpha: float = 0.05) -> MetaAna
     k = int(est.size)
     if k < 2:
         return MetaAnalysis(k, *([None] * 12))
-    from scipy import stats
+    stats = _scipy_stats()
     from statsmodels.stats.meta_analysis import combine_effects
 
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -165,6 +165,7 @@ def test_repool_serve_serves_the_results_and_hands_the_url_to_its_runs(tree, mon
     assert seen["report"] == REPORT
     with pytest.raises(OSError):  # stopped with the command
         _fetch(seen["url"] + "v1/report.html")
+    assert RESULTS_URL_ENV not in os.environ  # nor does its URL outlive it in this process
 
 
 def test_repool_server_serves_the_results_and_says_how_to_link_them(tree, monkeypatch, capsys):

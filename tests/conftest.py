@@ -54,3 +54,22 @@ def pytest_collection_modifyitems(config, items):
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order within a file and among the other files is kept
+
+
+def pytest_configure(config):
+    """One template Prefect home for the whole run (tests/prefect_home.py): the controller picks its
+    folder before the xdist workers start, so they inherit it."""
+    from tests.prefect_home import TEMPLATE_ENV
+
+    if not os.environ.get(TEMPLATE_ENV):
+        os.environ[TEMPLATE_ENV] = tempfile.mkdtemp(prefix="repool-tests-prefect-")
+        config._repool_template_owner = True
+
+
+def pytest_unconfigure(config):
+    from tests.prefect_home import TEMPLATE_ENV
+
+    if getattr(config, "_repool_template_owner", False):
+        import shutil
+
+        shutil.rmtree(os.environ.pop(TEMPLATE_ENV), ignore_errors=True)

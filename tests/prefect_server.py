@@ -24,6 +24,7 @@ import pytest
 
 from repool import OFFLINE_ENV
 from repool.ephemeral import with_parent_death  # a killed pytest takes its servers along
+from tests.prefect_home import seeded_home
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 120
@@ -104,7 +105,7 @@ class PrefectServer:
             return r.json()
 
     def start(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        seeded_home(self.home)  # migrated once per session (tests/prefect_home.py)
         self.log = self.home / "server.log"
         env = self.env
         env.pop("PREFECT_API_URL")  # the server itself

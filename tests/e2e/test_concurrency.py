@@ -18,6 +18,7 @@ import pytest
 from repool import OFFLINE_ENV
 
 from tests.paths import REPO_ROOT
+from tests.prefect_home import seeded_home
 from repool.tasks.analyse.ard import ARD_COLUMNS, assert_ard
 from repool.schemas.ard import TABLE_IDS
 from repool.tasks.db import connect
@@ -49,7 +50,7 @@ def pair(tmp_path_factory):
     procs = []
     for i in range(2):
         home = base / f"prefect-home-{i}"
-        home.mkdir()
+        seeded_home(home)  # its own database, migrated once per session (tests/prefect_home.py)
         procs.append(subprocess.Popen(
             repool_command() + ["run", "--data-dir", str(root), "--db", str(db)], cwd=REPO_ROOT,
             env=subprocess_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -34,6 +34,7 @@ from repool.ephemeral import _healthy
 from repool.tasks.db import DatabaseBusy, connect
 
 from tests.paths import DATA_DIR, REPO_ROOT
+from tests.prefect_home import seeded_home
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through /proc")]
@@ -160,9 +161,13 @@ class Ours:
     def __init__(self, tmp_path: Path):
         self.tag = uuid.uuid4().hex
         self.tmp = tmp_path
-        self.home = tmp_path / "prefect-home"
-        self.home.mkdir()
+        self.home = seeded_home(tmp_path / "prefect-home")  # migrated once per session (tests/prefect_home.py)
         self.procs: list[subprocess.Popen] = []
+
+    def empty_home(self) -> None:
+        """Start from an empty PREFECT_HOME, as a user's first run does (Prefect migrates its database)."""
+        shutil.rmtree(self.home)
+        self.home.mkdir()
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REPOOL_", "PREFECT_"))}
@@ -242,6 +247,7 @@ def test_sigkill_of_repool_run_takes_its_private_api_along(ours, tmp_path):
 
 
 def test_a_finished_repool_run_leaves_no_private_api(ours, tmp_path):
+    ours.empty_home()  # the one run on an empty home in the suite: the private API migrates its database
     run = ours.start(_repool_command() + ["run", "--data-dir", str(_data_copy(tmp_path))], "run.log")
     seen: set[int] = set()
     deadline = time.monotonic() + RUN_TIMEOUT

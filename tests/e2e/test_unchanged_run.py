@@ -17,6 +17,7 @@ from pathlib import Path
 
 from repool import OFFLINE_ENV
 from tests.paths import DATA_DIR, REPO_ROOT
+from tests.prefect_home import seeded_home
 
 # The top-level packages an unchanged run must not import (the cold run before it, in the same kind of
 # process, imports every one of them but dask, which only the Dask task runner needs: checked below,
@@ -35,7 +36,8 @@ RUN_AND_LIST = ("import json, sys; import repool.cli; rc = repool.cli.main(['run
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPOOL_", "PREFECT_"))}
     home = tmp_path / "prefect-home"
-    home.mkdir(exist_ok=True)
+    if not home.is_dir():
+        seeded_home(home)  # migrated once per session (tests/prefect_home.py)
     return env | OFFLINE_ENV | {"PREFECT_HOME": str(home), "PREFECT_LOGGING_LEVEL": "WARNING",
                                 "REPOOL_DRILL_DOWN_MAX_SUBJECTS": "0"}
 

@@ -15,6 +15,7 @@ import pytest
 
 from repool import OFFLINE_ENV
 from tests.paths import DATA_DIR, REPO_ROOT
+from tests.prefect_home import seeded_home
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +54,7 @@ def _venv_with_our_dependencies(path: Path) -> Path:
 
 def _run(cmd: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REPOOL_", "PYTHON"))}
-    env |= {**OFFLINE_ENV, "PREFECT_HOME": str(home), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    env |= {**OFFLINE_ENV, "PREFECT_HOME": str(seeded_home(home)), "PREFECT_LOGGING_LEVEL": "WARNING"}
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.paths import DATA_DIR as REPO_DATA
+from tests.prefect_home import seeded_home
 
 DRIVER = r"""
 import json, os, sys
@@ -56,7 +57,8 @@ def runs(tmp_path_factory):
     registry = (root / "studies.toml").read_text() + "\n" + (REPO_DATA / "studies.toml").read_text()
     (root / "studies.toml").write_text(registry)
     roots = {"pool": str(root)}
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_HOME": str(seeded_home(root.parent / "prefect-home"))}  # migrated once per session
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(roots)], capture_output=True, text=True,
                           timeout=900, env=env)

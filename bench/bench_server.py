@@ -67,12 +67,13 @@ def snapshot_install(tmp: Path) -> Path:
     return py
 
 
-# `repool run` as the console script runs it (repool.cli.main), stamping the clock on stderr after the
-# imports and when main() returns, so the wall time splits into imports, flow, and interpreter exit
+# `repool run` as the console script runs it (repool.cli.main, then repool.cli.exit_process), stamping the
+# clock on stderr after the imports and when main() returns, so the wall time splits into imports, flow,
+# and the process's exit
 RUN_STAMPED = ("import sys, time; print('BENCH_T start', time.time(), file=sys.stderr); "
                "import repool.cli, repool.flows.repool_flow; print('BENCH_T imported', time.time(), file=sys.stderr); "
                "rc = repool.cli.main(['run', '--data-dir', sys.argv[1]]); "
-               "print('BENCH_T returned', time.time(), file=sys.stderr, flush=True); sys.exit(rc)")
+               "print('BENCH_T returned', time.time(), file=sys.stderr, flush=True); repool.cli.exit_process(rc)")
 
 
 def stamps(output: str) -> dict[str, float]:

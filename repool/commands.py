@@ -46,17 +46,21 @@ def run(args: argparse.Namespace) -> int:
         return _run_flow(settings, pins)
     from repool.ephemeral import ServerStartError, private_api
 
+    def import_flow(url: str) -> None:  # while the API starts: Prefect reads its settings at import
+        os.environ["PREFECT_API_URL"] = url
+        import repool.flows.repool_flow  # noqa: F401
+
     try:
-        with private_api() as url:  # dies with this process, SIGKILL included
-            os.environ["PREFECT_API_URL"] = url
+        with private_api(while_starting=import_flow):  # dies with this process, SIGKILL included
             try:
                 return _run_flow(settings, pins)
             finally:
                 _drain_prefect_workers()  # the logs and events of this run reach the API before it stops
-                os.environ.pop("PREFECT_API_URL", None)
     except ServerStartError as exc:
         print(f"repool: FAILED: {exc}", file=sys.stderr)
         return 1
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
 
 
 def _drain_prefect_workers() -> None:

@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 PR_SET_PDEATHSIG = 1
 DEFAULT_START_TIMEOUT = 180.0
@@ -76,8 +76,13 @@ def server_command(port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def private_api(timeout: float | None = None, log: Path | None = None) -> Iterator[str]:
-    """Start a Prefect API on 127.0.0.1 for this process only; yields its URL (`.../api`)."""
+def private_api(timeout: float | None = None, log: Path | None = None,
+                while_starting: Callable[[str], None] | None = None) -> Iterator[str]:
+    """Start a Prefect API on 127.0.0.1 for this process only; yields its URL (`.../api`).
+
+    `while_starting(url)` runs once the server process is started and before it answers: the caller's
+    own imports then overlap the server's start (it imports Prefect's whole server, seconds of CPU,
+    in its own process)."""
     timeout = float(os.environ.get("REPOOL_SERVER_START_TIMEOUT", timeout or DEFAULT_START_TIMEOUT))
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
@@ -88,6 +93,8 @@ def private_api(timeout: float | None = None, log: Path | None = None) -> Iterat
                             preexec_fn=with_parent_death(), start_new_session=False)
     try:
         deadline = time.monotonic() + timeout
+        if while_starting is not None:
+            while_starting(url)
         while not _healthy(url):
             if proc.poll() is not None:
                 raise ServerStartError(f"the private Prefect API exited with code {proc.returncode} while starting")

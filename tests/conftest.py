@@ -17,9 +17,11 @@ from repool.settings import Settings  # noqa: E402
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
+    import prefect.testing.utilities as harness
 
-    with prefect_test_harness(server_startup_timeout=90):
+    from tests.prefect_home import seed_test_harness
+
+    with seed_test_harness(harness), harness.prefect_test_harness(server_startup_timeout=90):
         yield
 
 

@@ -10,9 +10,13 @@ home, and copied.
 
 What this leaves untested is Prefect's own migration of an empty database, which is Prefect's.
 `tests/e2e/test_processes.py` still starts one `repool run` on an empty home.
+
+`seed_test_harness` does the same for `prefect.testing.utilities.prefect_test_harness` (one per xdist
+worker): the temporary folder it makes for its database receives a copy of the template.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import os
@@ -60,3 +64,33 @@ def migrated_template() -> Path:
                 assert (building / name).is_file(), f"the template Prefect home lacks {name}"
             building.rename(home)
     return home
+
+
+HARNESS_DB = "prefect-test.db"  # the name prefect_test_harness gives its database in its folder
+
+
+@contextlib.contextmanager
+def seed_test_harness(harness):
+    """While entered, the harness module's `mkdtemp` (its database folder) returns a folder holding a
+    copy of the migrated template database, and this process's PREFECT_HOME the block-registration
+    memo that goes with it. A Prefect whose harness no longer works this way is left alone."""
+    real = getattr(harness, "mkdtemp", None)
+    if real is None:
+        yield
+        return
+    template = migrated_template()
+
+    def seeded_mkdtemp(*args, **kwargs):
+        folder = real(*args, **kwargs)
+        shutil.copyfile(template / SEEDED_FILES[0], Path(folder) / HARNESS_DB)
+        return folder
+
+    home = os.environ.get("PREFECT_HOME")
+    if home and not (Path(home) / SEEDED_FILES[1]).exists():
+        Path(home).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template / SEEDED_FILES[1], Path(home) / SEEDED_FILES[1])
+    harness.mkdtemp = seeded_mkdtemp
+    try:
+        yield
+    finally:
+        harness.mkdtemp = real

@@ -7,7 +7,8 @@ against the DuckDB floor and the figures before issue 10 (bench/baseline.json). 
 The deliveries are generated once (`repool generate` scale mode) into --root (default
 ~/.cache/repool-bench/<K>x<M>, outside the repository) and kept for the next benchmark; every run
 starts from an empty database, cache and results folder under <root>/work (removed afterwards).
-Each `repool run` is a child process (with its private Prefect API, as a user runs it); peak memory
+Each `repool run` is a child process (with its private Prefect API, as a user runs it; with
+--prefect-server against a `prefect server` started for the benchmark); peak memory
 is the largest resident set of any process of the run (/usr/bin/time -v, else getrusage).
 
 The floor is what reading the raw files costs at all: one DuckDB scan of every CSV and Parquet
@@ -97,6 +98,9 @@ def main() -> int:
     p.add_argument("--task-runner", choices=["thread", "process", "dask"], default="thread")
     p.add_argument("--skip-floor", action="store_true")
     p.add_argument("--json", type=Path, help="write the figures here too")
+    p.add_argument("--prefect-server", action="store_true",
+                   help="run against a `prefect server` started for the benchmark (as a team runs it, with the UI) "
+                        "instead of each run's private Prefect API")
     args = p.parse_args()
     patients = args.studies * args.patients_per_study
     root = args.root or Path.home() / ".cache" / "repool-bench" / f"{args.studies}x{args.patients_per_study}"
@@ -104,7 +108,8 @@ def main() -> int:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false",
            "REPOOL_TASK_RUNNER": args.task_runner}
     env.pop("PREFECT_API_URL", None)
-    figures: dict = {"patients": patients, "studies": args.studies, "task_runner": args.task_runner}
+    figures: dict = {"patients": patients, "studies": args.studies, "task_runner": args.task_runner,
+                     "prefect_api": "server" if args.prefect_server else "private"}
     if not (root / "studies.toml").is_file():
         print(f"generating {patients:,} patients in {args.studies} studies into {root} (once) …", flush=True)
         t0 = time.perf_counter()
@@ -124,7 +129,14 @@ def main() -> int:
     work.mkdir()
     cmd = repool_cmd() + ["run", "--data-dir", str(root), "--db", str(work / "repool.duckdb"),
                           "--results-dir", str(work / "results")]
+    server = None
     try:
+        if args.prefect_server:
+            sys.path.insert(0, str(HERE))
+            from bench_server import start_server
+
+            (work / "prefect-home").mkdir()
+            server, env["PREFECT_API_URL"] = start_server(work / "prefect-home", work / "server.log", timeout=180)
         print("cold run …", flush=True)
         figures["cold"] = timed_run(cmd, work / "cold.log", env)
         print("unchanged re-run …", flush=True)
@@ -138,6 +150,10 @@ def main() -> int:
             shutil.rmtree(again)
         report(figures, root)
     finally:
+        if server is not None:
+            from bench_server import stop
+
+            stop(server)
         for log in work.glob("*.log"):
             shutil.copy(log, root / log.name)  # kept beside the data for a look
         shutil.rmtree(work, ignore_errors=True)

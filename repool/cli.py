@@ -141,7 +141,9 @@ def console() -> NoReturn:
         code = main()
     except SystemExit as exc:  # argparse's usage errors and --help
         code = exc.code
-    except BaseException:  # noqa: BLE001 - said as Python would, then the same exit
+    except KeyboardInterrupt:  # Ctrl-C: Python's own way out (status 130)
+        raise
+    except Exception:  # noqa: BLE001 - said as Python would, then the same exit
         traceback.print_exc()
         code = 1
     exit_process(code)

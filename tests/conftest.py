@@ -41,10 +41,10 @@ def settings(fixture_root: Path) -> Settings:
 # to its workers in collection order (pytest-xdist --dist loadfile): started first, the long files
 # run beside each other and the short ones fill the gaps, instead of one long file starting last.
 LONGEST_FIRST = (
-    "tests/e2e/test_dask.py", "tests/e2e/test_serve_loop.py", "tests/e2e/test_hostile_corpus.py",
-    "tests/e2e/test_crash.py", "tests/e2e/test_wheel.py", "tests/e2e/test_bad_input_corpus.py",
-    "tests/e2e/test_ui_browser.py", "tests/e2e/test_processes.py", "tests/e2e/test_concurrency.py",
-    "tests/e2e/test_unchanged_run.py", "tests/synth/test_generate.py",
+    "tests/e2e/test_hostile_corpus.py", "tests/e2e/test_dask.py", "tests/e2e/test_serve_loop.py",
+    "tests/e2e/test_crash.py", "tests/e2e/test_processes.py", "tests/e2e/test_ui_browser.py",
+    "tests/e2e/test_wheel.py", "tests/e2e/test_bad_input_corpus.py", "tests/e2e/test_unchanged_run.py",
+    "tests/e2e/test_concurrency.py", "tests/synth/test_generate.py", "tests/e2e/test_flow.py",
 )
 
 

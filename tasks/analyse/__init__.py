@@ -5,7 +5,6 @@ tables know neither Prefect nor DuckDB; the two tasks below are their only Prefe
 """
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from prefect import task
@@ -24,9 +23,9 @@ def _table(module: str, name: str):
     tables run in threads: one thread imports (the table and the statistics' scipy and lifelines),
     the others wait, so that none meets a module half-initialised."""
     def compute(*args, **kwargs):
-        import_once(f"repool.tasks.analyse.{module}")
-        importlib.import_module("repool.tasks.analyse.statistics").import_dependencies()
-        return getattr(importlib.import_module(f"repool.tasks.analyse.{module}"), name)(*args, **kwargs)
+        table = import_once(f"repool.tasks.analyse.{module}")
+        import_once("repool.tasks.analyse.statistics").import_dependencies()
+        return getattr(table, name)(*args, **kwargs)
 
     compute.__name__ = compute.__qualname__ = name
     return compute

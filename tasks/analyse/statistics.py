@@ -420,10 +420,7 @@ _COX_LOCK = threading.Lock()
 
 def _scipy_stats():
     """scipy.stats, imported under repool.lazy's lock (a caller in a thread may be the first)."""
-    import_once("scipy.stats")
-    import scipy.stats
-
-    return scipy.stats
+    return import_once("scipy.stats")
 
 
 def import_dependencies() -> None:
@@ -431,7 +428,6 @@ def import_dependencies() -> None:
     lazily, so that an unchanged run never loads them, and the flow analyses its tables in threads."""
     import_once("lifelines", "lifelines.exceptions", "lifelines.fitters.coxph_fitter", "lifelines.statistics",
                 "scipy.stats")
-
 
 
 def _running(values: np.ndarray) -> np.ndarray:

@@ -16,6 +16,8 @@ def import_once(*modules: str) -> ModuleType:
     "ImportError: cannot import name 'CoxPHFitter' from partially initialized module"). Always under
     the lock: a module already in sys.modules may still be another thread's import in progress.
     Returns the last module named."""
+    if not modules:
+        raise TypeError("import_once needs at least one module name")
     with _IMPORT_LOCK:
         for module in modules:
             imported = importlib.import_module(module)

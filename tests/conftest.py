@@ -38,7 +38,8 @@ def settings(fixture_root: Path) -> Settings:
 
 
 # The longest test files, longest first (measured: `pytest --durations`). `make test` hands whole files
-# to its workers in collection order (pytest-xdist --dist loadfile): started first, the long files
+# to its workers in collection order (pytest-xdist --dist loadfile --no-loadscope-reorder; without the
+# last option xdist orders the files by their number of tests): started first, the long files
 # run beside each other and the short ones fill the gaps, instead of one long file starting last.
 LONGEST_FIRST = (
     "tests/e2e/test_hostile_corpus.py", "tests/e2e/test_dask.py", "tests/e2e/test_serve_loop.py",

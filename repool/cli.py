@@ -155,7 +155,7 @@ def exit_process(code) -> NoReturn:
     In order: wait for the non-daemon threads, run the `atexit` handlers (Prefect's, the temporary
     folders', logging's), flush stdout and stderr, then `os._exit`. Skipped is only the teardown, which
     frees every module one by one: 0.4–0.7 s after a run, and after a run with the GX checkpoint
-    DuckDB's bindings (nanobind) printed some hundred "leaked instance" lines on stderr there, as the
+    DuckDB's bindings (nanobind) printed some forty "leaked ..." lines on stderr there, as the
     SQL source GX creates leaves DuckDB's module constants to be freed after the bindings' own check.
     Only for the command's own process: tests call `main`."""
     if code is None:

@@ -18,9 +18,9 @@ run: install
 
 # The suite runs in one worker process more than there are cores (at most 4; pytest-xdist), a test file
 # per worker at a time (--dist loadfile: a module's fixtures, e.g. a corpus's published base, are built
-# once). xdist hands out the files with the most tests first; keeping the collection order instead
-# (--no-loadscope-reorder, longest files first) measured slower in two fresh clones (12 min 43 s and
-# 14 min 10 s against 10 min 4 s): the long files then all run at once and compete for the two cores. The end-to-end tests wait on servers and subprocesses: with 2 workers on 2 cores the cores
+# once). xdist hands out the files with the most tests first. Keeping the collection order instead
+# (--no-loadscope-reorder, longest files first) made no difference that this machine's swings would
+# show: fresh clones took 12 min 43 s and 14 min 10 s with it, 10 min 4 s and 13 min 20 s without. The end-to-end tests wait on servers and subprocesses: with 2 workers on 2 cores the cores
 # were 10% idle, and 3 workers took 10 min 31 s where 2 took 11 min 51 s (same slow period).
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)) + 1)))")
 

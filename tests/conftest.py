@@ -40,7 +40,7 @@ def settings(fixture_root: Path) -> Settings:
 # The longest test files, longest first (measured: `pytest --durations`), first in the collection.
 # Under `make test` this decides little: pytest-xdist (--dist loadfile) hands out the files with the
 # most tests first and keeps the collection order only among files with as many tests (see Makefile
-# for the measured alternative). A plain `pytest` run follows it.
+# for the alternative, measured). A plain `pytest` run follows it.
 LONGEST_FIRST = (
     "tests/e2e/test_hostile_corpus.py", "tests/e2e/test_dask.py", "tests/e2e/test_serve_loop.py",
     "tests/e2e/test_crash.py", "tests/e2e/test_processes.py", "tests/e2e/test_ui_browser.py",

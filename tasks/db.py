@@ -152,6 +152,15 @@ def connect(db_path: Path, read_only: bool = False, wait: float | None = None) -
                 raise busy(f"still held by another process{_holder(exc)} after {wait:g} s") from first
 
 
+def release_buffers(con: duckdb.DuckDBPyConnection) -> None:
+    """Give back the memory DuckDB's buffer manager keeps for blocks it has read: a run that holds the
+    database keeps them up to the memory limit, though the steps after pooling (the analyses, in
+    pandas) never read them again. Lowering the limit evicts them (DuckDB's own advice); the limit is
+    then put back."""
+    con.execute("SET memory_limit = '16MB'")
+    con.execute("SET memory_limit = ?", [memory_limit()])
+
+
 MIGRATIONS = """
 ALTER TABLE audit.validation_failures ADD COLUMN IF NOT EXISTS validated_in_run VARCHAR;
 ALTER TABLE audit.deliveries ADD COLUMN IF NOT EXISTS validated_in_run VARCHAR;

@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from repool.settings import Settings
-from repool.tasks.db import connect, quote_ident, render_sql, study_slug
+from repool.tasks.db import connect, quote_ident, release_buffers, render_sql, study_slug
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.stage import staging_table
 
@@ -210,4 +210,6 @@ def read_pooled(settings: Settings, columns: dict[str, tuple[str, ...]] | None =
                 lean: bool = False) -> dict[str, pd.DataFrame]:
     """`read_pooled_frames` from the run database (`lean`: text columns as Categoricals)."""
     with connect(settings.db_path) as con:
-        return read_pooled_frames(con, columns, lean)
+        frames = read_pooled_frames(con, columns, lean)
+        release_buffers(con)  # the analyses that follow read the frames, not the database
+        return frames

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from repool.schemas.audit import failure
 from repool.settings import Settings
 from repool.tasks.audit import record_failures
-from repool.tasks.db import connect
+from repool.tasks.db import connect, release_buffers
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.validate.delivery import MAX_CASES_PER_CHECK
 from repool.tasks.validate.policy import decide, load_policy
@@ -141,6 +141,7 @@ def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, fram
             found += failures_from_gx(gx)
         decided = decide(locate_in_source(con, found, lineage), policy)
         record_failures(con, run_id, flow_run_id, decided)
+        release_buffers(con)  # the pool's blocks, read by every check, are not read again by the checks
     contract = [f for f in decided if f["action"] == "reject"]
     warnings = [f for f in decided if f["action"] != "reject"]
     return {"contract_failures": contract, "warnings": warnings, "gx": gx,

@@ -207,9 +207,10 @@ def render_docx(display: pd.DataFrame, title: str, note: str, version: str) -> b
         tbl_header = OxmlElement("w:tblHeader")
         tbl_header.set(qn("w:val"), "true")
         tr_pr.append(tbl_header)
-    for r, values in enumerate(rows, start=len(heads)):
-        for c, text in enumerate(values):
-            cell = table.cell(r, c)
+    # a body row's cells from its own row: `table.cell(r, c)` walks every cell of the table on each call,
+    # which made a 100-study table (4,000 cells) take 20 s
+    for row, values in zip(table.rows[len(heads):], rows):
+        for c, (cell, text) in enumerate(zip(row.cells, values)):
             cell.text = text
             cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.LEFT if c == 0 else WD_ALIGN_PARAGRAPH.CENTER
     footnote = doc.add_paragraph(note)

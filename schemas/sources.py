@@ -10,6 +10,8 @@ The frames validated here are indexed by the 1-based source row number, so a fai
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 from dataclasses import dataclass
 from datetime import datetime
@@ -219,19 +221,55 @@ def get_source_dataset(fmt: str, file: str) -> SourceDataset:
 # ---------------------------------------------------------------------------------------------
 
 
+# Within one file's validation every check of a column gets the same Series (the checks take their
+# nulls themselves, ignore_na=False), and each derived form of it (stripped text, null mask, numbers,
+# dates) is computed once for all of them: they were computed up to six times per column, and the
+# source contracts were most of a unit's time (issue 10).
+_DERIVED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("repool_source_derived", default=None)
+
+
+@contextlib.contextmanager
+def shared_derivations():
+    """Inside, `_as_text`, `is_nullish`, `_numeric_or_nan` and `parse_dates` remember their result per
+    Series object (kept alive until the block ends, so that its id is not reused); outside, they compute."""
+    token = _DERIVED.set({})
+    try:
+        yield
+    finally:
+        _DERIVED.reset(token)
+
+
+def _derived(s: pd.Series, key: tuple, compute: Callable[[], pd.Series]) -> pd.Series:
+    memo = _DERIVED.get()
+    if memo is None:
+        return compute()
+    found = memo.get((id(s), key))
+    if found is None:
+        found = memo[(id(s), key)] = (s, compute())
+    return found[1]
+
+
 def is_nullish(s: pd.Series) -> pd.Series:
+    return _derived(s, ("nullish",), lambda: _is_nullish(s))
+
+
+def _is_nullish(s: pd.Series) -> pd.Series:
     import pandas as pd
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         return s.isna()
-    text = s.astype("string[pyarrow]").str.strip()
+    text = _as_text(s)
     return s.isna() | text.isna() | text.isin(["", "n.a."])
 
 
 def _as_text(s: pd.Series) -> pd.Series:
-    return s.astype("string[pyarrow]").str.strip()
+    return _derived(s, ("text",), lambda: s.astype("string[pyarrow]").str.strip())
 
 
 def _numeric_or_nan(s: pd.Series, decimal_comma: bool = False) -> pd.Series:
+    return _derived(s, ("numeric", decimal_comma), lambda: _to_numeric_or_nan(s, decimal_comma))
+
+
+def _to_numeric_or_nan(s: pd.Series, decimal_comma: bool) -> pd.Series:
     import pandas as pd
     if pd.api.types.is_bool_dtype(s):
         return pd.Series(float("nan"), index=s.index)
@@ -346,6 +384,10 @@ def plausible_window() -> tuple:
 def parse_dates(kind: str, s: pd.Series) -> pd.Series:
     """The first day each value can mean (partial dates: the start of their period), NaT where there is none.
     SAS dates outside 1900–2100 come back as NaT too; `_plausible_check` reports them."""
+    return _derived(s, ("dates", kind), lambda: _parse_dates(kind, s))
+
+
+def _parse_dates(kind: str, s: pd.Series) -> pd.Series:
     import pandas as pd
     PLAUSIBLE_FROM, PLAUSIBLE_TO, SAS_EPOCH = plausible_window()
     if kind == "sas_date":
@@ -411,24 +453,28 @@ def _range_check(col: Col) -> Callable[[pd.Series], pd.Series]:
 
 def _checks_for(col: Col, data_cut=None) -> list[pa.Check]:
     import pandera.pandas as pa
+    # ignore_na=False everywhere: pandera skips nulls by default, and a null is what missing_value is for;
+    # the other checks pass nulls themselves, and so all of a column's checks see the one Series
+    def check(fn, name: str) -> pa.Check:
+        return pa.Check(fn, name=name, ignore_na=False)
+
     checks: list[pa.Check] = []
     if not col.nullable:
-        # ignore_na=False: pandera skips nulls in checks by default, and a null is what this check is for
-        checks.append(pa.Check(lambda s: ~is_nullish(s), name=Reason.MISSING_VALUE.value, ignore_na=False))
+        checks.append(check(lambda s: ~is_nullish(s), name=Reason.MISSING_VALUE.value))
     wrong = _wrong_type_check(col.kind)
     if wrong is not None:
-        checks.append(pa.Check(wrong, name=Reason.WRONG_TYPE.value))
+        checks.append(check(wrong, name=Reason.WRONG_TYPE.value))
     date = _date_check(col.kind)
     if date is not None:
-        checks.append(pa.Check(date, name=Reason.DATE_UNPARSEABLE.value))
+        checks.append(check(date, name=Reason.DATE_UNPARSEABLE.value))
     if col.codes:
-        checks.append(pa.Check(_code_check(col.codes), name=Reason.UNKNOWN_CODE.value))
+        checks.append(check(_code_check(col.codes), name=Reason.UNKNOWN_CODE.value))
     if col.lo is not None or col.hi is not None:
-        checks.append(pa.Check(_range_check(col), name=as_reason(col.range_reason).value))
+        checks.append(check(_range_check(col), name=as_reason(col.range_reason).value))
     if col.kind in DATE_KINDS:
-        checks.append(pa.Check(_plausible_check(col.kind), name=Reason.IMPLAUSIBLE_DATE.value))
+        checks.append(check(_plausible_check(col.kind), name=Reason.IMPLAUSIBLE_DATE.value))
         if data_cut is not None:
-            checks.append(pa.Check(_not_after_cut_check(col.kind, data_cut), name=Reason.DATE_AFTER_CUT.value))
+            checks.append(check(_not_after_cut_check(col.kind, data_cut), name=Reason.DATE_AFTER_CUT.value))
     return checks
 
 

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from repool.schemas.audit import failure
 from repool.schemas.reasons import PANDERA_REASONS
-from repool.schemas.sources import SOURCE_DATASETS, build_source_schema
+from repool.schemas.sources import SOURCE_DATASETS, build_source_schema, shared_derivations
 from repool.settings import Settings
 from repool.lazy import import_once
 from repool.tasks.audit import record_failures
@@ -153,7 +153,8 @@ def validate_source_files(con: duckdb.DuckDBPyConnection, delivery: Delivery, ra
         if nested:
             schema = schema.remove_columns(nested)
         try:
-            schema.validate(df, lazy=True)
+            with shared_derivations():  # a column's text, nulls, numbers and dates once for all its checks
+                schema.validate(df, lazy=True)
         except pa.errors.SchemaErrors as exc:
             records += failures_from_schema_errors(delivery, file, df, exc.failure_cases, ds.subject)
     return records

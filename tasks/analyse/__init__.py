@@ -20,8 +20,9 @@ if TYPE_CHECKING:  # annotations only: pandas is imported by the functions that 
 def _table(module: str, name: str):
     """The table function `name` of `repool.tasks.analyse.<module>`, imported on its first call: an
     unchanged run, which analyses nothing, never imports the tables, pandas or the statistics. The
-    tables run in threads: one thread imports (the table and the statistics' scipy and lifelines),
-    the others wait, so that none meets a module half-initialised."""
+    tables may run in threads (the flow runs them one at a time; a caller may not): one thread imports
+    (the table and the statistics' scipy and lifelines), the others wait, so that none meets a module
+    half-initialised."""
     def compute(*args, **kwargs):
         table = import_once(f"repool.tasks.analyse.{module}")
         import_once("repool.tasks.analyse.statistics").import_dependencies()

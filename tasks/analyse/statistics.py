@@ -425,7 +425,7 @@ def _scipy_stats():
 
 def import_dependencies() -> None:
     """scipy.stats and lifelines, imported once (repool.lazy.import_once) before any use: they are imported
-    lazily, so that an unchanged run never loads them, and the flow analyses its tables in threads."""
+    lazily, so that an unchanged run never loads them, and a caller may analyse tables in threads."""
     import_once("lifelines", "lifelines.exceptions", "lifelines.fitters.coxph_fitter", "lifelines.statistics",
                 "scipy.stats")
 
@@ -638,7 +638,7 @@ def compute_cox_fit(time, event, x, strata=None, alpha: float = 0.05, ties: str 
 
     try:
         # catch_warnings swaps process-wide state: one fit at a time, or a fit running in another thread
-        # (the flow analyses tables concurrently) would see this fit's convergence warnings as its own
+        # (a caller analysing tables concurrently) would see this fit's convergence warnings as its own
         with _COX_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             cph = _cox_fitter(alpha, None if strata is None else ["stratum"])

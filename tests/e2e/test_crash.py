@@ -42,7 +42,7 @@ KILL_POINTS = [
     ("early, fixed delay", "time:", 1.5),
     ("during ingest", "log:Task run 'discover", 0.05),
     ("during harmonise", "log:Task run 'identify-version", 0.0),
-    ("during the pooled checks", "log:Task run 'read-pooled", 0.5),
+    ("during the pooled checks", "log:Task run 'harmonise", 0.5),  # they follow the pooling
     ("while the version folder is written", "path:.tmp-v*-{pid}", 0.0),
     ("after the report, around the transaction", "path:.tmp-v*-{pid}/report.html", 0.0),
 ]

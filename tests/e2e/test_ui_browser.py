@@ -32,7 +32,7 @@ STUDIES = {"MT103-206": "2013-06-30", "MT103-211": "2014-06-30", "00103311": "20
 TABLES = list(TABLE_IDS)
 ARTIFACTS = ["repool-run-summary", "repool-report", "repool-data-docs"] + [f"repool-{t}" for t in TABLES]
 TABLE1_TITLE = "Table 1. Baseline characteristics"
-# start-run, discover, fall-back, identify-version, harmonise, read-pooled, validate-pooled, km-curves, publish,
+# start-run, discover, fall-back, identify-version, harmonise, validate-pooled, read-pooled, km-curves, publish,
 # finish-run; ingest, validate and stage per study; analyse per table (at least: the header shows the API's count)
 N_TASK_RUNS = 10 + 3 * len(STUDIES) + len(TABLES)
 

@@ -58,7 +58,11 @@ def runs(tmp_path_factory):
     (root / "studies.toml").write_text(registry)
     roots = {"pool": str(root)}
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_HOME": str(seeded_home(root.parent / "prefect-home"))}  # migrated once per session
+           "PREFECT_HOME": str(seeded_home(root.parent / "prefect-home")),  # migrated once per session
+           # no drill-down: these tests compare the ARD and KM files, which it does not change, and each
+           # of the three runs would spend about 5 s on its listings (this module-scoped fixture runs
+           # before the function-scoped one of tests/e2e/conftest.py that turns it off)
+           "REPOOL_DRILL_DOWN_MAX_SUBJECTS": "0"}
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(roots)], capture_output=True, text=True,
                           timeout=900, env=env)

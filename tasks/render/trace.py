@@ -111,8 +111,12 @@ def format_trace_text(ard_row: dict, members: pd.DataFrame, sources: pd.DataFram
 
 def _by_subject(rows: pd.DataFrame) -> list[tuple[tuple, list[dict]]]:
     """((study, subject), its source rows as dicts) in the rows' order."""
+    return _group_by_subject(rows.to_dict("records"))
+
+
+def _group_by_subject(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
     out: dict[tuple, list[dict]] = {}
-    for r in rows.to_dict("records"):
+    for r in records:
         out.setdefault((r["STUDYID"], r["USUBJID"]), []).append(r)
     return list(out.items())
 
@@ -134,13 +138,12 @@ def _where(r: dict, italic: bool) -> str:
     return f"{what}: {r['SRCDLV']}/{place}" + ("" if r["primary"] else " (read)") + f"  sha256 {r['SRCSHA']}"
 
 
-def _listing_html(title: str, subtitle: str, rows: pd.DataFrame, version: str) -> str:
-    files = (rows.dropna(subset=["SRCFILE"])[["STUDYID", "SRCDLV", "SRCFILE", "SRCSHA"]]
-             .drop_duplicates().sort_values(["STUDYID", "SRCFILE"], kind="mergesort"))
+def _listing_html(title: str, subtitle: str, files: list[tuple], records: list[dict], version: str) -> str:
+    """One listing: `files` the (study, delivery, file, sha256) of its delivered files in order, `records`
+    its source rows (as `source_rows` sorts them)."""
     file_rows = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in r) + "</tr>"
-        for r in files.itertuples(index=False, name=None))
-    subjects = _by_subject(rows)
+        "<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in r) + "</tr>" for r in files)
+    subjects = _group_by_subject(records)
     body = [f"<tr><td>{html.escape(_text(study))}</td><td>{html.escape(_text(subject))}</td>"
             f"<td>{'<br>'.join(_where(r, True) for r in part)}</td></tr>" for (study, subject), part in subjects]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -153,6 +156,9 @@ def _listing_html(title: str, subtitle: str, rows: pd.DataFrame, version: str) -
             "file; <i>(read)</i>: another row the record was derived from.</p>\n"
             "<table><thead><tr><th>Study</th><th>Subject</th><th>Pooled record: delivered row</th></tr></thead>"
             f"<tbody>\n{chr(10).join(body)}\n</tbody></table>\n</body></html>\n")
+
+
+_FILE_COLUMNS = ["STUDYID", "SRCDLV", "SRCFILE", "SRCSHA"]
 
 
 def _null_key(frame: pd.DataFrame) -> pd.Series:
@@ -202,15 +208,24 @@ def write_trace_listings(folder: Path, ard: pd.DataFrame, subjects: pd.DataFrame
         wanted = {e["digest"] for e in listings.values()}
         joined = source_rows(per_digest[per_digest["_digest"].isin(wanted)][_JOIN + ["_digest"]], sources,
                              extra=["_digest"])
-        by_digest = {d: g for d, g in joined.groupby("_digest", sort=False)}
+        # every listing's rows and delivered files in one pass over `joined` (not a frame per listing):
+        # a listing's files are its rows' distinct files in first-seen order, then sorted by study and file
+        records: dict[str, list[dict]] = {}
+        for r in joined.to_dict("records"):
+            records.setdefault(r["_digest"], []).append(r)
+        files = (joined.dropna(subset=["SRCFILE"])[["_digest", *_FILE_COLUMNS]].drop_duplicates()
+                 .sort_values(["_digest", "STUDYID", "SRCFILE"], kind="mergesort"))
+        files_of: dict[str, list[tuple]] = {}
+        for digest, *row in files.itertuples(index=False, name=None):
+            files_of.setdefault(digest, []).append(tuple(row))
         for name in sorted(listings):
             e = listings[name]
             title = e["counts"][0] if e["counts"] else f"Analysis population of {e['populations'][0]}"
             what = " ".join(filter(None, (
                 ("The subjects counted by: " + "; ".join(e["counts"]) + ".") if e["counts"] else "",
                 ("The analysis population of: " + "; ".join(e["populations"]) + ".") if e["populations"] else "")))
-            rows = by_digest.get(e["digest"], joined.iloc[0:0])
-            (out / name).write_text(_listing_html(title, what, rows, version), encoding="utf-8")
+            (out / name).write_text(_listing_html(title, what, files_of.get(e["digest"], []),
+                                                  records.get(e["digest"], []), version), encoding="utf-8")
     (out / INDEX_FILE).write_text(json.dumps({"rows": index}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return out
 

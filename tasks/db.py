@@ -156,9 +156,14 @@ def release_buffers(con: duckdb.DuckDBPyConnection) -> None:
     """Give back the memory DuckDB's buffer manager keeps for blocks it has read: a run that holds the
     database keeps them up to the memory limit, though the steps after pooling (the analyses, in
     pandas) never read them again. Lowering the limit evicts them (DuckDB's own advice); the limit is
-    then put back."""
-    con.execute("SET memory_limit = '16MB'")
-    con.execute("SET memory_limit = ?", [memory_limit()])
+    then put back. Best effort: when DuckDB cannot evict enough (memory it may not drop, such as an
+    in-memory table's), it refuses the lower limit and the run goes on with what it holds."""
+    try:
+        con.execute("SET memory_limit = '16MB'")
+    except duckdb.OutOfMemoryException:
+        pass
+    finally:
+        con.execute("SET memory_limit = ?", [memory_limit()])
 
 
 MIGRATIONS = """

@@ -54,3 +54,19 @@ def test_release_buffers_gives_back_the_blocks_read_and_keeps_the_limit(tmp_path
         assert _cached_table_bytes(lease) <= 16 * 2**20 < read / 2  # what release_buffers leaves
         assert _limit(lease) == _limit(con) == "2.0 GiB"
         assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 3000000  # read again on demand
+
+
+def test_release_buffers_is_best_effort_where_duckdb_cannot_evict(monkeypatch):
+    """An in-memory table with nowhere to spill cannot leave memory: DuckDB refuses the lower limit (an
+    OutOfMemoryException); the release gives up and the limit stays what it was."""
+    import duckdb
+
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "2GiB")
+    con = duckdb.connect(config={"temp_directory": ""})  # nowhere to spill to
+    con.execute("SET memory_limit = '2GiB'")
+    con.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(1000000)")
+    with pytest.raises(duckdb.OutOfMemoryException):  # what release_buffers meets here
+        con.execute("SET memory_limit = '16MB'")
+    release_buffers(con)
+    assert _limit(con) == "2.0 GiB"
+    assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 1000000

@@ -224,14 +224,16 @@ def get_source_dataset(fmt: str, file: str) -> SourceDataset:
 # Within one file's validation every check of a column gets the same Series (the checks take their
 # nulls themselves, ignore_na=False), and each derived form of it (stripped text, null mask, numbers,
 # dates) is computed once for all of them: they were computed up to six times per column, and the
-# source contracts were most of a unit's time (issue 10).
+# source contracts were most of a unit's time (issue 10). pandera checks one column after another, so
+# only the current column's forms are kept.
 _DERIVED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("repool_source_derived", default=None)
 
 
 @contextlib.contextmanager
 def shared_derivations():
-    """Inside, `_as_text`, `is_nullish`, `_numeric_or_nan` and `parse_dates` remember their result per
-    Series object (kept alive until the block ends, so that its id is not reused); outside, they compute."""
+    """Inside, `_as_text`, `is_nullish`, `_numeric_or_nan` and `parse_dates` remember their results for
+    the Series they last saw (by identity: a new Series, the next column, replaces them); outside, they
+    compute."""
     token = _DERIVED.set({})
     try:
         yield
@@ -243,10 +245,13 @@ def _derived(s: pd.Series, key: tuple, compute: Callable[[], pd.Series]) -> pd.S
     memo = _DERIVED.get()
     if memo is None:
         return compute()
-    found = memo.get((id(s), key))
-    if found is None:
-        found = memo[(id(s), key)] = (s, compute())
-    return found[1]
+    if memo.get("series") is not s:  # the next column: forget the last one's forms
+        memo.clear()
+        memo.update(series=s, forms={})
+    forms = memo["forms"]
+    if key not in forms:
+        forms[key] = compute()
+    return forms[key]
 
 
 def is_nullish(s: pd.Series) -> pd.Series:
@@ -262,7 +267,11 @@ def _is_nullish(s: pd.Series) -> pd.Series:
 
 
 def _as_text(s: pd.Series) -> pd.Series:
-    return _derived(s, ("text",), lambda: s.astype("string[pyarrow]").str.strip())
+    return _derived(s, ("text",), lambda: _stripped_text(s))
+
+
+def _stripped_text(s: pd.Series) -> pd.Series:
+    return s.astype("string[pyarrow]").str.strip()
 
 
 def _numeric_or_nan(s: pd.Series, decimal_comma: bool = False) -> pd.Series:
@@ -362,7 +371,7 @@ def beyond_pandas(kind: str, s: pd.Series) -> pd.Series:
                 return not PANDAS_YEARS[0] <= year <= PANDAS_YEARS[1]
         return False
 
-    text = _as_text(s)
+    text = _stripped_text(s)  # a part of a column (s.where(...)), not the column: not remembered
     todo = text[text.notna()]
     if len(todo):
         out.loc[todo.index] = [far(v) for v in todo]

@@ -141,7 +141,7 @@ def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, fram
             found += failures_from_gx(gx)
         decided = decide(locate_in_source(con, found, lineage), policy)
         record_failures(con, run_id, flow_run_id, decided)
-        release_buffers(con)  # the pool's blocks, read by every check, are not read again by the checks
+        release_buffers(con)  # the checks read every block of the pool; what follows reads a few columns
     contract = [f for f in decided if f["action"] == "reject"]
     warnings = [f for f in decided if f["action"] != "reject"]
     return {"contract_failures": contract, "warnings": warnings, "gx": gx,

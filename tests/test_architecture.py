@@ -13,7 +13,7 @@ from tests.paths import REPO_ROOT
 PACKAGE_DIRS = {"repool": "repool", "repool.flows": "flows", "repool.tasks": "tasks", "repool.schemas": "schemas",
                 "repool.sql": "sql", "repool.data": "data", "repool.deployments": "deployments"}
 STDLIB_AND_DATA = {"__future__", "dataclasses", "enum", "typing", "re", "math", "datetime", "decimal", "json",
-                   "collections", "functools", "itertools", "pandas", "pandera", "numpy"}
+                   "collections", "functools", "itertools", "contextlib", "contextvars", "pandas", "pandera", "numpy"}
 
 
 def _modules() -> dict[str, list[str]]:

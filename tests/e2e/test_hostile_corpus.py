@@ -863,19 +863,12 @@ assert len(BY_ID) == len(CASES)
 
 def _run_flow(root: Path, drill_down: bool = True):
     import os
+    from unittest import mock
 
     from repool.flows.repool_flow import repool
 
-    before = os.environ.get(DRILL_DOWN_ENV)
-    if not drill_down:
-        os.environ[DRILL_DOWN_ENV] = "0"
-    try:
+    with mock.patch.dict(os.environ, {} if drill_down else {DRILL_DOWN_ENV: "0"}):  # restored after the run
         return repool(data_dir=str(root), return_state=True, gx_checkpoint=False)
-    finally:
-        if before is None:
-            os.environ.pop(DRILL_DOWN_ENV, None)
-        else:
-            os.environ[DRILL_DOWN_ENV] = before
 
 
 DRILL_DOWN_ENV = "REPOOL_DRILL_DOWN_MAX_SUBJECTS"
@@ -940,7 +933,8 @@ class Corpus:
         shutil.copytree(self.base, root)
         before = _snapshot(root, self.v1)
         cases, per_study = {}, {}
-        for case in [c for c in CASES if c.run == group]:
+        group_cases = [c for c in CASES if c.run == group]
+        for case in group_cases:
             n = per_study.get(case.study, 0)
             per_study[case.study] = n + 1
             did = (FIRST_NEW_ID + timedelta(days=n)).isoformat() if case.study else None
@@ -953,7 +947,7 @@ class Corpus:
             held = self.capman.read_global_capture()
         _log_everything_to_prefect()
         t0 = time.perf_counter()
-        state = _run_flow(root, drill_down=_needs_drill_down([c for c in CASES if c.run == group], cases))
+        state = _run_flow(root, drill_down=_needs_drill_down(group_cases, cases))
         seconds = time.perf_counter() - t0
         out, err = self.capman.read_global_capture() if self.capman is not None else ("", "")
         if self.capman is not None:  # hand the captured output back to pytest's report

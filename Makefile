@@ -20,8 +20,9 @@ run: install
 # per worker at a time (--dist loadfile: a module's fixtures, e.g. a corpus's published base, are built
 # once). xdist hands out the files with the most tests first. Keeping the collection order instead
 # (--no-loadscope-reorder, longest files first) made no difference that this machine's swings would
-# show: fresh clones took 12 min 43 s and 14 min 10 s with it, 10 min 4 s and 13 min 20 s without. The end-to-end tests wait on servers and subprocesses: with 2 workers on 2 cores the cores
-# were 10% idle, and 3 workers took 10 min 31 s where 2 took 11 min 51 s (same slow period).
+# show: fresh clones took 12 min 43 s and 14 min 10 s with it, 10 min 4 s and 13 min 20 s without.
+# The end-to-end tests wait on servers and subprocesses: with 2 workers on 2 cores the cores were 10%
+# idle, and 3 workers took 10 min 31 s where 2 took 11 min 51 s (same slow period).
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, len(os.sched_getaffinity(0)) + 1)))")
 
 test: install

@@ -454,9 +454,11 @@ def efron_values_single(X: pd.DataFrame, T: pd.Series, E: pd.Series, weights: pd
     time with events it adds that time's terms to the gradient, log-likelihood and Hessian. Here:
     the running sums are `np.cumsum` (sequential, each started from 0 as the loop does); the tie sums
     are added in the loop's order, one vectorised step per rank within a time; the terms of a time
-    with one event (no reduction in them) are computed for all such times at once, and those of a
-    time with tied events by lifelines' own statements (`einsum`, `dot`, `sum` on arrays of the same
-    values and shapes), one Python iteration per tied time; the terms are then added in the loop's
+    with one event (no reduction in them) are computed for all such times at once, and those of the
+    times with tied events by lifelines' own reductions (`einsum`, a vector dot product, `sum`), one
+    Python iteration per number of tied events: the times with that many, stacked as rows, each row
+    reduced as lifelines reduces that time's own array (at 1M patients: 50 iterations a fit step
+    instead of 700, `analyse[studies]` 22.5 -> 17.7 s); the terms are then added in the loop's
     order by `np.cumsum` (x - y is x + (-y) in IEEE arithmetic). One covariate only (the tables'
     models); several: `_efron_values_by_time` (a Python iteration per event time).
     """
@@ -518,15 +520,21 @@ def efron_values_single(X: pd.DataFrame, T: pd.Series, E: pd.Series, weights: pd
         numers = np.repeat(risk_phi_x[tied], size) - increasing_proportion * np.repeat(tie_phi_x[tied], size)
         summands = (numers * denoms)[:, None]  # numer * denom[:, None], (count, 1)
         proportion_denoms = increasing_proportion * denoms
-        risk_xx, tie_xx = risk_phi_x_x[tied][:, None, None], tie_phi_x_x[tied][:, None, None]
+        risk_xx, tie_xx = risk_phi_x_x[tied], tie_phi_x_x[tied]
         a2s, a1s, sums, logs = (np.empty(len(tied)) for _ in range(4))
-        for t, (s, e) in enumerate(zip(starts.tolist(), (starts + size).tolist())):
-            denom, summand = denoms[s:e].copy(), summands[s:e].copy()
-            a1s[t] = (einsum("ab,i->ab", risk_xx[t], denom)
-                      - einsum("ab,i->ab", tie_xx[t], proportion_denoms[s:e].copy()))[0, 0]
-            a2s[t] = summand.T.dot(summand)[0, 0]
-            sums[t] = summand.sum(0)[0]
-            logs[t] = log(denom).sum()
+        # the times with the same number of tied events together: one (times, size) array per size,
+        # each row reduced as lifelines reduces that time's fresh (size,) or (size, 1) array
+        for count in np.unique(size).tolist():
+            which = np.flatnonzero(size == count)
+            cells = (starts[which][:, None] + np.arange(count)).ravel()
+            denom = denoms[cells].reshape(-1, count)
+            summand = summands[cells, 0].reshape(-1, count)
+            a1s[which] = (einsum("gab,gi->gab", risk_xx[which][:, None, None], denom)
+                          - einsum("gab,gi->gab", tie_xx[which][:, None, None],
+                                   proportion_denoms[cells].reshape(-1, count)))[:, 0, 0]
+            a2s[which] = np.matmul(summand[:, None, :], summand[:, :, None])[:, 0, 0]
+            sums[which] = summand.sum(1)
+            logs[which] = log(denom).sum(1)
         wa = weighted_average[tied]
         grad_term[tied] = wa * sums
         ll_term[tied] = wa * logs

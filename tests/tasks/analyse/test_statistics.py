@@ -388,6 +388,28 @@ def test_efron_values_equal_lifelines_loop_to_the_bit(seed):
             assert np.shape(a) == np.shape(b) and _bits(a) == _bits(b), (trial, a, b)
 
 
+def test_efron_values_equal_lifelines_loop_with_many_times_of_each_tie_size():
+    """Many times with the same number of tied events (2 to 300: within and past numpy's pairwise
+    block of 128) reduced together as rows: still lifelines' numbers to the bit."""
+    import pandas as pd
+    from lifelines.fitters.coxph_fitter import SemiParametricPHFitter
+
+    from repool.tasks.analyse.statistics import efron_values_single
+
+    rng = np.random.default_rng(7100)
+    sizes = np.concatenate([np.repeat([2, 3, 7, 8, 9, 16, 17, 129, 300], 3), rng.integers(1, 40, 60)])
+    rng.shuffle(sizes)
+    t = np.repeat(np.arange(len(sizes), dtype=float), sizes)
+    n = len(t)
+    e = rng.random(n) < 0.8
+    for x in (rng.normal(size=(n, 1)), (rng.random((n, 1)) < 0.5) / 0.49):
+        X, T, E, W, beta = pd.DataFrame(x), pd.Series(t), pd.Series(e), pd.Series(np.ones(n)), np.array([0.3])
+        ours = efron_values_single(X, T, E, W, beta)
+        theirs = SemiParametricPHFitter._get_efron_values_single(None, X, T, E, W, None, beta)
+        for a, b in zip(ours, theirs):
+            assert np.shape(a) == np.shape(b) and _bits(a) == _bits(b)
+
+
 @pytest.mark.parametrize("strata", [False, True])
 def test_cox_fit_equals_lifelines_coxphfitter_to_the_bit(strata):
     """`compute_cox_fit` (lifelines' fitter with the vectorised Efron loop) gives exactly the numbers

@@ -6,7 +6,8 @@ Plumbing shared by the stages (like db.py and audit.py). An entry is a folder
 
     unit.json              the outcome: delivery, verified file digests, every audit record with its
                            action, accepted or refused, the run that validated it, and its outputs
-    int/<dataset>.parquet  the study's intermediate models (sql/pooled/int/<format>/)
+    pooled/<dataset>.parquet  the study's rows of the pooled marts (sql/pooled/*.sql over its
+                           intermediate models), which the run database's pooled.* views read
     staging/<stem>.parquet the staged subject-level files (for pooled failures' source rows)
 
 Only paths relative to the entry are stored, so the cache folder can move with the data root.
@@ -32,7 +33,7 @@ from pathlib import Path
 from repool.hashing import sha256_of
 
 UNIT_FILE = "unit.json"
-CACHE_FORMAT = 1  # bump when the entry layout changes: older entries are then never reused
+CACHE_FORMAT = 2  # bump when the entry layout changes: older entries are then never reused
 
 
 class CacheEntryInvalid(RuntimeError):

@@ -1,6 +1,12 @@
-"""Stage 4, harmonise: the intermediate models per study (sql/pooled/int/<format>/, in the delivery's
-unit, cached as Parquet) and the pooled marts (sql/pooled/*.sql) that union every accepted study in the
-run database: pooled.adsl, pooled.adrs, pooled.adtte, pooled.adae.
+"""Stage 4, harmonise: in the delivery's unit, the study's intermediate models (sql/pooled/int/<format>/)
+and its rows of the pooled marts (sql/pooled/*.sql: the same SQL the pool is defined by, over this one
+study), cached as Parquet; in the run database, pooled.adsl, pooled.adrs, pooled.adtte, pooled.adae
+as views that read every accepted study's cached mart rows in study order.
+
+Every rule of the marts is per study (a subject's records join its own study's ADSL, its study's
+quarantine and file lineage), so the pool is the studies' marts one after another: nothing is
+computed again for an unchanged study, and the coordinator's pooling writes no rows (at 1M patients
+it took 16.6 s to join, sort and write them).
 """
 from __future__ import annotations
 
@@ -57,13 +63,26 @@ def build_intermediate(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_d
         con.execute(f"CREATE OR REPLACE TABLE {int_table(dataset, delivery.study)} AS {sql}")
 
 
-def write_intermediate(con: duckdb.DuckDBPyConnection, delivery: Delivery, workspace: Path) -> dict[str, str]:
-    """The study's int_<dataset> models as Parquet in the unit's workspace (int/<dataset>.parquet)."""
-    out = Path(workspace) / "int"
+def build_study_marts(con: duckdb.DuckDBPyConnection, result: DeliveryResult, sql_dir: Path, variables: dict) -> None:
+    """The study's rows of the pooled marts (pooled.<dataset> in the unit's connection) from its
+    int_<dataset> models, its quarantined subjects set aside and its files' lineage joined."""
+    study = result.delivery.study
+    con.execute("CREATE SCHEMA IF NOT EXISTS pooled")
+    create_quarantine_table(con, [(q["study"], q["subject"]) for q in result.quarantined])
+    create_source_files_table(con, [result])
+    for dataset in POOLED_ORDER:
+        template = (sql_dir / "pooled" / f"{dataset}.sql").read_text(encoding="utf-8")
+        sql = render_sql(template, variables, {"union": lambda d: int_table(d, study)})
+        con.execute(f"CREATE OR REPLACE TABLE pooled.{dataset} AS {sql}")
+
+
+def write_study_marts(con: duckdb.DuckDBPyConnection, workspace: Path) -> dict[str, str]:
+    """The study's mart rows as Parquet in the unit's workspace (pooled/<dataset>.parquet)."""
+    out = Path(workspace) / "pooled"
     out.mkdir(parents=True, exist_ok=True)
     for dataset in POOLED_ORDER:
-        con.table(int_table(dataset, delivery.study)).write_parquet(str(out / f"{dataset}.parquet"))
-    return {dataset: f"int/{dataset}.parquet" for dataset in POOLED_ORDER}
+        con.table(f"pooled.{dataset}").write_parquet(str(out / f"{dataset}.parquet"))
+    return {dataset: f"pooled/{dataset}.parquet" for dataset in POOLED_ORDER}
 
 
 def sql_path(path: Path) -> str:
@@ -75,38 +94,40 @@ def sql_path(path: Path) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def attach_units(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult]) -> dict[str, str]:
-    """Views over the accepted units' cached Parquet in the run database: work.pool_int_<dataset>
-    (every study's intermediate model, one scan) and staging.stg_<study>__<file> (the staged files the
-    pooled contract's failures are traced back through). Returns dataset -> view."""
-    views = {}
-    for dataset in POOLED_ORDER:
-        files = ", ".join(sql_path(Path(r.entry) / "int" / f"{dataset}.parquet") for r in sorted(accepted, key=lambda r: r.study))
-        views[dataset] = f"work.pool_int_{dataset}"
-        con.execute(f"CREATE OR REPLACE VIEW {views[dataset]} AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
+def attach_staged(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult]) -> None:
+    """Views staging.stg_<study>__<file> over the accepted units' cached staged files (the pooled
+    contract's failures are traced back through them)."""
     for r in accepted:
         for file in sorted(r.delivery.files):
             staged = Path(r.entry) / "staging" / f"{Path(file).stem}.parquet"
             if staged.is_file():
                 con.execute(f"CREATE OR REPLACE VIEW {staging_table(r.study, file)} AS "
                             f"SELECT * FROM read_parquet({sql_path(staged)})")
-    return views
 
 
-def build_pooled(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult], sql_dir: Path,
-                 variables: dict) -> dict[str, int]:
-    """Build pooled.* from the accepted units' cached intermediate models, their quarantined subjects
-    set aside; returns row counts."""
+def drop_pooled(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove pooled.* whatever they are (tables of a database written before the views)."""
+    for name, kind in con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'pooled'").fetchall():
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} pooled.{quote_ident(name)}")
+
+
+def build_pooled(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult]) -> dict[str, int]:
+    """pooled.<dataset> in the run database: a view reading the accepted units' cached mart rows,
+    studies in sorted order (each study's rows already in the mart's order, so the pool is in
+    STUDYID order, then the mart's own: DuckDB keeps a scan's file and row order); returns row counts.
+    work.quarantine and work.source_files record the run's exclusions and lineage beside them."""
     if not accepted:
         raise ValueError("nothing to pool: no accepted delivery")
+    accepted = sorted(accepted, key=lambda r: r.study)
     create_quarantine_table(con, [(q["study"], q["subject"]) for r in accepted for q in r.quarantined])
     create_source_files_table(con, accepted)
-    views = attach_units(con, accepted)
+    attach_staged(con, accepted)
+    drop_pooled(con)
     counts = {}
     for dataset in POOLED_ORDER:
-        template = (sql_dir / "pooled" / f"{dataset}.sql").read_text(encoding="utf-8")
-        sql = render_sql(template, variables, {"union": lambda d: views[d]})
-        con.execute(f"CREATE OR REPLACE TABLE pooled.{dataset} AS {sql}")
+        files = ", ".join(sql_path(Path(r.entry) / "pooled" / f"{dataset}.parquet") for r in accepted)
+        con.execute(f"CREATE VIEW pooled.{dataset} AS SELECT * FROM read_parquet([{files}], union_by_name = true)")
         counts[dataset] = con.execute(f"SELECT count(*) FROM pooled.{dataset}").fetchall()[0][0]
     return counts
 
@@ -190,11 +211,13 @@ def model_variables(settings: Settings) -> dict:
 @task(name="model", cache_policy=NO_CACHE)
 def harmonise_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, result: DeliveryResult,
                        workspace: str) -> DeliveryResult:
-    """The intermediate models of one accepted delivery (sql/pooled/int/<format>/), in the unit's
-    connection, written to the unit's workspace."""
+    """The intermediate models of one accepted delivery (sql/pooled/int/<format>/) and its rows of the
+    pooled marts (sql/pooled/), in the unit's connection, the marts written to the unit's workspace."""
     if result.accepted:
-        build_intermediate(con, result.delivery, settings.sql_dir, model_variables(settings))
-        write_intermediate(con, result.delivery, Path(workspace))
+        variables = model_variables(settings)
+        build_intermediate(con, result.delivery, settings.sql_dir, variables)
+        build_study_marts(con, result, settings.sql_dir, variables)
+        write_study_marts(con, Path(workspace))
     return result
 
 
@@ -202,7 +225,7 @@ def harmonise_delivery(settings: Settings, con: duckdb.DuckDBPyConnection, resul
 def harmonise_pool(settings: Settings, accepted: list[DeliveryResult]) -> dict[str, int]:
     """pooled.* in the run database from the accepted units, their quarantined subjects set aside."""
     with connect(settings.db_path) as con:
-        return build_pooled(con, accepted, settings.sql_dir, model_variables(settings))
+        return build_pooled(con, accepted)
 
 
 @task(name="read-pooled", cache_policy=NO_CACHE)

@@ -104,14 +104,14 @@ def test_the_cache_moves_with_the_data_root(settings, tmp_path):
 def test_an_altered_entry_is_set_aside_and_rebuilt(settings):
     run1 = start_run.fn(settings, None)
     first = run_unit(settings, run1, _dir(settings))
-    parquet = Path(first.entry) / "int" / "adsl.parquet"
+    parquet = Path(first.entry) / "pooled" / "adsl.parquet"
     data = bytearray(parquet.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, other bytes
     parquet.write_bytes(bytes(data))
     assert lookup(settings.cache_dir, first.key) is None
     assert [p.name.startswith(".bad-") for p in settings.cache_dir.iterdir()] == [True]
     again = run_unit(settings, start_run.fn(settings, None), _dir(settings))
-    assert not again.reused and (Path(again.entry) / "int" / "adsl.parquet").is_file()
+    assert not again.reused and (Path(again.entry) / "pooled" / "adsl.parquet").is_file()
 
 
 KILLED = r"""

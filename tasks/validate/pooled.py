@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from repool.schemas.audit import failure
 from repool.settings import Settings
 from repool.tasks.audit import record_failures
-from repool.tasks.db import connect, release_buffers
+from repool.tasks.db import connect, quote_ident, release_buffers
 from repool.tasks.ingest import Delivery, DeliveryResult
 from repool.tasks.validate.delivery import MAX_CASES_PER_CHECK
 from repool.tasks.validate.policy import decide, load_policy
@@ -75,7 +75,8 @@ def check_teae_flags(con: duckdb.DuckDBPyConnection, lineage: dict[str, Delivery
         return []
     src = numbered(con, schema, "adae")
     mismatch = "SRCTEMFL IS NOT NULL AND SRCTEMFL IS DISTINCT FROM TRTEMFL"  # pandas: != with NaN is True
-    counts = dict(con.execute(f"SELECT STUDYID, count(*) FROM {src} WHERE {mismatch} GROUP BY ALL").fetchall())
+    counts = dict(con.execute(f"SELECT STUDYID, count(*) FROM {quote_ident(schema)}.adae WHERE {mismatch} "
+                              "GROUP BY ALL").fetchall())
     if not counts:
         return []
     hits = con.execute(

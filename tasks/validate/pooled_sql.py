@@ -196,11 +196,11 @@ def validate_pooled_table(con: duckdb.DuckDBPyConnection, name: str, model: type
     records = [failure(None, None, REASON, f"pooled.{name} lacks required column {s['column']}",
                        file=f"pooled.{name}", column=s["column"], value=s["value"], check=s["check"])
                for s in static]
-    src = numbered(con, schema, name)
+    plain, src = f"{quote_ident(schema)}.{quote_ident(name)}", numbered(con, schema, name)  # counts need no row number
     ident = [c if c in cols else None for c in ("STUDYID", "USUBJID")]
     ident_sql = ", ".join(quote_ident(c) if c else "NULL" for c in ident)
     if rules:
-        counts = con.execute(f"SELECT {', '.join(f'count_if({r.fails})' for r in rules)} FROM {src}").fetchone()
+        counts = con.execute(f"SELECT {', '.join(f'count_if({r.fails})' for r in rules)} FROM {plain}").fetchone()
         for rule, n in zip(rules, counts):
             if not n:
                 continue
@@ -214,8 +214,9 @@ def validate_pooled_table(con: duckdb.DuckDBPyConnection, name: str, model: type
     for rule in uniques:
         key = ", ".join(quote_ident(c) for c in rule.key)
         on = " AND ".join(f"t.{quote_ident(c)} IS NOT DISTINCT FROM d.{quote_ident(c)}" for c in rule.key)
-        dup = (f"FROM {src} t JOIN (SELECT {key} FROM {src} GROUP BY ALL HAVING count(*) > 1) d ON {on}")
-        (n,) = con.execute(f"SELECT count(*) {dup}").fetchone()
+        dup = (f"FROM {src} t JOIN (SELECT {key} FROM {plain} GROUP BY ALL HAVING count(*) > 1) d ON {on}")
+        (n,) = con.execute(f"SELECT count(*) FROM {plain} t JOIN (SELECT {key} FROM {plain} GROUP BY ALL "
+                           f"HAVING count(*) > 1) d ON {on}").fetchone()
         if not n:
             continue
         t_ident = ", ".join(f"t.{quote_ident(c)}" if c else "NULL" for c in ident)

@@ -1,5 +1,8 @@
 -- pooled.adsl: One row per pooled subject (randomised to and treated with blinatumomab), every study.
 -- Key: USUBJID (unique across studies), STUDYID. Quarantined subjects are set aside.
+-- Where (every pooled mart): each study's unit runs these models over its own intermediate models
+-- (the union of a dataset is that study's int_<dataset>), so a rule here may only look within one study; the
+-- run database's pooled.<dataset> is a view of the studies' rows one after another (tasks/harmonise.py).
 -- Source (every pooled mart): SRCDLV delivery, SRCFILE file, SRCSHA its sha256 (joined from the run's
 -- lineage, work.source_files, by study and file), SRCROW its 1-based data row; SRCROWS every delivered
 -- row the record was derived from ('file:row; ...', files of the same delivery).

@@ -133,3 +133,25 @@ def test_every_pooled_record_names_its_delivery_file_sha_and_rows(pooled_sources
     t2 = _row(adsl, "00103311-11-2")
     expected = int(delivered.index[delivered["usubjid"] == "00103311-11-2"][0]) + 1
     assert (t2.SRCFILE, t2.SRCROW, t2.SRCROWS) == ("adsl.parquet", expected, f"adsl.parquet:{expected}")
+
+
+MART_KEYS = {"adsl": ["STUDYID", "USUBJID"], "adrs": ["STUDYID", "USUBJID", "PARAMCD"],
+             "adtte": ["STUDYID", "USUBJID", "PARAMCD"], "adae": ["STUDYID", "USUBJID", "AESEQ"]}
+
+
+def test_the_pool_is_every_studys_mart_rows_in_key_order(settings, pooled):
+    """pooled.* are views of the units' mart rows, studies one after another: read back they come in
+    the order of each mart's ORDER BY over the whole pool (STUDYID first), their keys unique, and
+    every accepted study is in them."""
+    from repool.tasks.db import connect
+
+    for dataset, key in MART_KEYS.items():
+        df = pooled[dataset]
+        assert not df.empty and not df.duplicated(key).any(), dataset
+        ordered = df.sort_values(key, kind="mergesort").reset_index(drop=True)
+        assert df[key].reset_index(drop=True).equals(ordered[key]), f"{dataset} not in {key} order"
+    with connect(settings.db_path) as con:
+        kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables "
+                                 "WHERE table_schema = 'pooled'").fetchall())
+    assert kinds == {d: "VIEW" for d in MART_KEYS}
+    assert set(pooled["adsl"]["STUDYID"]) == {"00103311", "MT103-206", "MT103-211"}

@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 
 from repool.schemas.gx_suites import SUITE_PREFIX, build_gx_suites
+from repool.tasks.db import quote_ident
+from repool.tasks.validate.pooled_sql import table_columns
 
 OFFLINE_DIR = package_dir("repool.tasks.validate") / "gx_offline"
 DOCS_SITE = "repool_docs"
@@ -106,16 +108,24 @@ def run_gx_checkpoint(
     datasets_out: dict[str, dict] = {}
     try:
         for name in names:
-            suite = ctx.suites.add(gx.ExpectationSuite(**_suite_kwargs(suites[name])))
+            whole, keys, key_columns = split_key_suite(suites[name], table_columns(con, schema, name) or {})
+            suite = ctx.suites.add(gx.ExpectationSuite(**_suite_kwargs(whole)))
             batch = source.add_table_asset(name=name, table_name=name, schema_name=schema) \
                 .add_batch_definition_whole_table("whole")
-            vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_vd", data=batch, suite=suite))
+            vds = [ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_vd", data=batch, suite=suite))]
+            if keys is not None:
+                key_batch = source.add_query_asset(
+                    name=f"{name}_key", query=f"SELECT {', '.join(quote_ident(c) for c in key_columns)} "
+                                              f"FROM {quote_ident(schema)}.{quote_ident(name)}"
+                ).add_batch_definition_whole_table("whole")
+                key_suite = ctx.suites.add(gx.ExpectationSuite(**_suite_kwargs(keys)))
+                vds.append(ctx.validation_definitions.add(
+                    gx.ValidationDefinition(name=f"{name}_key_vd", data=key_batch, suite=key_suite)))
             checkpoint = ctx.checkpoints.add(
-                gx.Checkpoint(name=f"{SUITE_PREFIX}{name}", validation_definitions=[vd], result_format="SUMMARY")
+                gx.Checkpoint(name=f"{SUITE_PREFIX}{name}", validation_definitions=vds, result_format="SUMMARY")
             )
             result = checkpoint.run(run_id=run_id)
-            (validation,) = result.run_results.values()
-            datasets_out[name] = _summarise(validation)
+            datasets_out[name] = _merge_summaries([_summarise(v) for v in result.run_results.values()])
     finally:
         source.get_engine().dispose()
         for cursor in cursors:  # a cursor left open would hold the database file after `con` closes
@@ -130,6 +140,31 @@ def run_gx_checkpoint(
         "datasets": datasets_out,
         "index_html": str(docs_dir / "index.html"),
     }
+
+
+KEY_EXPECTATION = "expect_compound_columns_to_be_unique"
+
+
+def split_key_suite(doc: dict, columns: dict) -> tuple[dict, dict | None, list[str]]:
+    """(the suite without its key expectations, a suite of those alone or None, the key columns).
+
+    GX checks a compound key by joining every row, with every column of the table, to its key's
+    count: at 1M patients 8.5 of the checkpoint's 11 s went to pooled.adae's key. Validated on a batch
+    of the key columns alone it is the same expectation over the same rows. A key naming a column the
+    table lacks stays in the whole-table suite, where GX reports the missing column."""
+    keys = [e for e in doc["expectations"]
+            if e["type"] == KEY_EXPECTATION and all(c in columns for c in e["kwargs"]["column_list"])]
+    if not keys:
+        return doc, None, []
+    key_columns = [c for c in columns if any(c in e["kwargs"]["column_list"] for e in keys)]
+    whole = {**doc, "expectations": [e for e in doc["expectations"] if e not in keys]}
+    return whole, {**doc, "name": f"{doc['name']}_key", "expectations": keys}, key_columns
+
+
+def _merge_summaries(parts: list[dict]) -> dict:
+    """One dataset's summary from its whole-table and key validations."""
+    return {"success": all(p["success"] for p in parts), "evaluated": sum(p["evaluated"] for p in parts),
+            "failed": [f for p in parts for f in p["failed"]]}
 
 
 def _engine_kwargs(con: duckdb.DuckDBPyConnection, cursors: list) -> dict:

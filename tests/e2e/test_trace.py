@@ -131,8 +131,12 @@ def test_the_version_stays_traceable_when_pooled_is_gone_and_a_rebuilt_folder_is
              and p.suffix in (".parquet", ".json", ".html") and p.name != "report.html"}
     with connect(root / "repool.duckdb") as con:  # a later run rebuilds pooled.*: here it is simply gone
         for t in ("adsl", "adrs", "adtte", "adae"):
-            con.execute(f"DROP TABLE pooled.{t}")
-    assert _trace(root, version, "--table", "4", "--variable", "CRS", "--group", "Second or later salvage") == before
+            con.execute(f"DROP VIEW pooled.{t}")
+    (root / "cache").rename(root / "cache-gone")  # and so are the units' cached files the views read
+    try:
+        assert _trace(root, version, "--table", "4", "--variable", "CRS", "--group", "Second or later salvage") == before
+    finally:
+        (root / "cache-gone").rename(root / "cache")
     shutil.rmtree(folder)
     rebuild_version_folder(Settings(data_dir=root), version)
     for name, data in files.items():

@@ -6,6 +6,7 @@ column; the policy module decides.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
@@ -119,6 +120,11 @@ def failures_from_gx(summary: dict) -> list[dict]:
     return records
 
 
+def check_pool_in_sql(con: duckdb.DuckDBPyConnection, lineage: dict[str, Delivery]) -> list[dict]:
+    """The pooled contract and the TEAE-flag cross-check, in that order."""
+    return validate_pooled_tables(con) + check_teae_flags(con, lineage)
+
+
 @task(name="validate-pooled", cache_policy=NO_CACHE)
 def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, frames: dict | None,
                   accepted: list[DeliveryResult], docs_dir: str | None) -> dict:
@@ -134,12 +140,22 @@ def validate_pool(settings: Settings, run_id: str, flow_run_id: str | None, fram
     policy = load_policy(settings.policy_file)
     gx = None
     with connect(settings.db_path) as con:
-        found = validate_pooled_tables(con) + check_teae_flags(con, lineage)
-        if docs_dir is not None:
+        if docs_dir is None:
+            found = check_pool_in_sql(con, lineage)
+        else:
             from repool.tasks.validate.gx_checkpoint import run_gx_checkpoint
 
-            gx = run_gx_checkpoint(con, Path(docs_dir), run_name=run_id)
-            found += failures_from_gx(gx)
+            # the SQL checks on a cursor of their own while GX runs: GX's own Python between its queries
+            # leaves DuckDB's threads idle (1M patients: 12.4 s one after the other, 11.2 s side by side)
+            cursor = con.cursor()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                in_sql = pool.submit(check_pool_in_sql, cursor, lineage)
+                try:
+                    gx = run_gx_checkpoint(con, Path(docs_dir), run_name=run_id)
+                finally:
+                    wait([in_sql])
+                    cursor.close()
+            found = in_sql.result() + failures_from_gx(gx)
         decided = decide(locate_in_source(con, found, lineage), policy)
         record_failures(con, run_id, flow_run_id, decided)
         release_buffers(con)  # the checks read every block of the pool; what follows reads a few columns

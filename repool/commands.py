@@ -49,10 +49,6 @@ def run(args: argparse.Namespace) -> int:
     def import_flow(url: str) -> None:  # while the API starts: Prefect reads its settings at import
         os.environ["PREFECT_API_URL"] = url
         import repool.flows.repool_flow  # noqa: F401
-        # the API takes about 4 s to answer, the flow's imports about 1 s: great-expectations (the
-        # pooled contract's Data Docs, about 2.5 s to import) fits in the wait instead of in the run
-        from repool.tasks.validate.gx_checkpoint import import_great_expectations
-        import_great_expectations()
 
     try:
         with private_api(while_starting=import_flow):  # dies with this process, SIGKILL included

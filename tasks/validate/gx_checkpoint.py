@@ -167,11 +167,6 @@ def _merge_summaries(parts: list[dict]) -> dict:
             "failed": [f for p in parts for f in p["failed"]]}
 
 
-def import_great_expectations() -> None:
-    """Import great-expectations now (seconds), e.g. while waiting for something else."""
-    import great_expectations  # noqa: F401
-
-
 def _engine_kwargs(con: duckdb.DuckDBPyConnection, cursors: list) -> dict:
     """SQLAlchemy engine arguments: every connection a read-only cursor of `con` (same database),
     kept in `cursors` for the caller to close."""

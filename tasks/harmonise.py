@@ -66,7 +66,7 @@ def build_intermediate(con: duckdb.DuckDBPyConnection, delivery: Delivery, sql_d
 
 
 def write_study_marts(con: duckdb.DuckDBPyConnection, result: DeliveryResult, sql_dir: Path, variables: dict,
-                      workspace: Path) -> dict[str, str]:
+                      workspace: Path) -> None:
     """The study's rows of the pooled marts from its int_<dataset> models, its quarantined subjects set
     aside and its files' lineage joined, written as Parquet to the unit's workspace
     (pooled/<dataset>.parquet) in the mart's order. pooled.adsl is kept in the unit's connection
@@ -85,7 +85,6 @@ def write_study_marts(con: duckdb.DuckDBPyConnection, result: DeliveryResult, sq
             con.execute(f"CREATE OR REPLACE TABLE pooled.adsl AS {sql}")
             sql = "SELECT * FROM pooled.adsl"
         con.execute(f"COPY ({sql}) TO {target} (FORMAT parquet)")
-    return {dataset: f"pooled/{dataset}.parquet" for dataset in POOLED_ORDER}
 
 
 def sql_path(path: Path) -> str:
@@ -119,11 +118,11 @@ def build_pooled(con: duckdb.DuckDBPyConnection, accepted: list[DeliveryResult])
     """pooled.<dataset> in the run database: a view reading the accepted units' cached mart rows,
     studies in sorted order (each study's rows already in the mart's order, so the pool is in
     STUDYID order, then the mart's own: DuckDB keeps a scan's file and row order); returns row counts.
-    work.quarantine and work.source_files record the run's exclusions and lineage beside them."""
+    work.source_files records the run's lineage beside them (the published sources read it); the
+    quarantine was applied in each unit."""
     if not accepted:
         raise ValueError("nothing to pool: no accepted delivery")
     accepted = sorted(accepted, key=lambda r: r.study)
-    create_quarantine_table(con, [(q["study"], q["subject"]) for r in accepted for q in r.quarantined])
     create_source_files_table(con, accepted)
     attach_staged(con, accepted)
     drop_pooled(con)
